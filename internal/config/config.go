@@ -1,0 +1,213 @@
+// Package config loads Confab's configuration: the embedded default
+// (configs/confab.yaml), then an optional YAML file on top of it, then
+// environment variables, and validates the result. Every error names the key it
+// is about by its dotted path, such as "ice.udpPort".
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/confab/confab/configs"
+)
+
+// Config is the whole server configuration. Its layout and YAML names match
+// configs/confab.yaml, which documents every key.
+type Config struct {
+	HTTP      HTTP      `yaml:"http"`
+	ICE       ICE       `yaml:"ice"`
+	Rooms     Rooms     `yaml:"rooms"`
+	Signaling Signaling `yaml:"signaling"`
+	Log       Log       `yaml:"log"`
+}
+
+// HTTP configures the HTTP server (web client and WebSocket signaling).
+type HTTP struct {
+	// Addr is the "host:port" the server listens on.
+	Addr string `yaml:"addr"`
+}
+
+// ICE configures how media reaches the server.
+type ICE struct {
+	// UDPPort is the single UDP port that carries all WebRTC media; 0 picks an
+	// ephemeral port.
+	UDPPort int `yaml:"udpPort"`
+	// IPs, when non-empty, are the only local addresses offered as host
+	// candidates (loopback included if listed). Empty means every address of
+	// every non-loopback interface.
+	IPs []string `yaml:"ips"`
+	// PublicIPs are 1:1 NAT addresses advertised in place of the local ones.
+	PublicIPs []string `yaml:"publicIPs"`
+	// Servers are the STUN and TURN servers handed to clients.
+	Servers []ICEServer `yaml:"servers"`
+}
+
+// ICEServer is one STUN or TURN server handed to clients, as an RTCIceServer.
+type ICEServer struct {
+	// URLs are stun:, stuns:, turn: or turns: URLs of the same server.
+	URLs []string `yaml:"urls"`
+	// Username authenticates to a TURN server.
+	Username string `yaml:"username"`
+	// Credential is the TURN password.
+	Credential string `yaml:"credential"`
+}
+
+// Rooms configures conference rooms.
+type Rooms struct {
+	// MaxParticipants is the most participants one room admits.
+	MaxParticipants int `yaml:"maxParticipants"`
+}
+
+// Signaling configures the WebSocket signaling connections.
+type Signaling struct {
+	// RateLimit is the sustained number of inbound messages allowed per second
+	// per connection.
+	RateLimit float64 `yaml:"rateLimit"`
+	// RateBurst is the number of messages a connection may send at once.
+	RateBurst int `yaml:"rateBurst"`
+	// SendQueue is the number of outbound messages queued per connection before
+	// the client is disconnected as too slow.
+	SendQueue int `yaml:"sendQueue"`
+	// PingInterval is how often the server pings each connection.
+	PingInterval time.Duration `yaml:"pingInterval"`
+	// PongTimeout is how long a connection may go without a pong before it is
+	// closed; it is longer than PingInterval.
+	PongTimeout time.Duration `yaml:"pongTimeout"`
+	// OfferDelay is the debounce before the server sends an offer.
+	OfferDelay time.Duration `yaml:"offerDelay"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is "debug", "info", "warn" or "error".
+	Level string `yaml:"level"`
+	// Format is "text" or "json".
+	Format string `yaml:"format"`
+}
+
+// maxOfferDelay bounds Signaling.OfferDelay: a longer debounce would only make
+// renegotiation feel stuck.
+const maxOfferDelay = 5 * time.Second
+
+// Load returns the configuration: the embedded default, then the YAML file at
+// path applied on top of it (skipped when path is ""; it may set only some
+// keys), then the environment variables read through getenv (os.Getenv in main;
+// nil reads none), validated. Unknown keys are errors.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := new(Config)
+	if err := decodeYAML(c, configs.Default(), "embedded default"); err != nil {
+		return nil, err
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: read file: %w", err)
+		}
+		if err := decodeYAML(c, data, path); err != nil {
+			return nil, err
+		}
+	}
+	if getenv != nil {
+		if err := applyEnv(c, getenv); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate reports the first value out of its allowed range, naming its key.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		return fmt.Errorf("config: http.addr: %q is not host:port: %w", c.HTTP.Addr, err)
+	}
+	if p := c.ICE.UDPPort; p < 0 || p > 65535 {
+		return fmt.Errorf("config: ice.udpPort: %d is out of range 0–65535", p)
+	}
+	if err := validateIPs("ice.ips", c.ICE.IPs); err != nil {
+		return err
+	}
+	if err := validateIPs("ice.publicIPs", c.ICE.PublicIPs); err != nil {
+		return err
+	}
+	for i, s := range c.ICE.Servers {
+		if err := s.validate(fmt.Sprintf("ice.servers[%d]", i)); err != nil {
+			return err
+		}
+	}
+	if n := c.Rooms.MaxParticipants; n < 1 {
+		return fmt.Errorf("config: rooms.maxParticipants: %d is less than 1", n)
+	}
+	s := c.Signaling
+	if r := s.RateLimit; !(r > 0) || math.IsInf(r, 1) {
+		return fmt.Errorf("config: signaling.rateLimit: %v is not a number greater than 0", r)
+	}
+	if s.RateBurst < 1 {
+		return fmt.Errorf("config: signaling.rateBurst: %d is less than 1", s.RateBurst)
+	}
+	if s.SendQueue < 8 {
+		return fmt.Errorf("config: signaling.sendQueue: %d is less than 8", s.SendQueue)
+	}
+	if s.PingInterval <= 0 {
+		return fmt.Errorf("config: signaling.pingInterval: %v is not greater than 0", s.PingInterval)
+	}
+	if s.PongTimeout <= s.PingInterval {
+		return fmt.Errorf("config: signaling.pongTimeout: %v is not greater than signaling.pingInterval (%v)", s.PongTimeout, s.PingInterval)
+	}
+	if d := s.OfferDelay; d < 0 || d > maxOfferDelay {
+		return fmt.Errorf("config: signaling.offerDelay: %v is out of range 0–%v", d, maxOfferDelay)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("config: log.format: %q is not one of text, json", c.Log.Format)
+	}
+	return nil
+}
+
+// validateIPs checks that every entry of the list at key is a plain unicast IP
+// address.
+func validateIPs(key string, ips []string) error {
+	for _, s := range ips {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return fmt.Errorf("config: %s: %q is not an IP address", key, s)
+		}
+		if a.IsUnspecified() || a.IsMulticast() {
+			return fmt.Errorf("config: %s: %q is not a unicast address", key, s)
+		}
+	}
+	return nil
+}
+
+// validate checks one ICE server entry, found at key.
+func (s ICEServer) validate(key string) error {
+	if len(s.URLs) == 0 {
+		return fmt.Errorf("config: %s.urls: no URL given", key)
+	}
+	for i, u := range s.URLs {
+		scheme, _, _ := strings.Cut(u, ":")
+		switch scheme {
+		case "stun", "stuns":
+		case "turn", "turns":
+			if s.Username == "" || s.Credential == "" {
+				return fmt.Errorf("config: %s: TURN URL %q needs a username and a credential", key, u)
+			}
+		default:
+			return fmt.Errorf("config: %s.urls[%d]: %q does not start with stun:, stuns:, turn: or turns:", key, i, u)
+		}
+	}
+	return nil
+}
