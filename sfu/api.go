@@ -1,0 +1,201 @@
+package sfu
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config is what the media core needs to know of the network.
+type Config struct {
+	// UDPPort is the one UDP port that carries all media (ICE UDP mux); 0 picks
+	// an ephemeral port per address.
+	UDPPort int
+	// IPs, when set, are the only local addresses offered as host candidates;
+	// loopback addresses are offered only when listed.
+	IPs []net.IP
+	// PublicIPs are 1:1 NAT addresses advertised instead of the local ones.
+	PublicIPs []string
+	// Logger receives the core's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// API is the shared pion API every Peer is built from: one MediaEngine, one
+// interceptor registry and one UDP socket per address for all peers.
+type API struct {
+	api *webrtc.API
+	mux *ice.MultiUDPMuxDefault
+	log *slog.Logger
+}
+
+// NewAPI builds the media core's API and opens its UDP port. Close releases it.
+func NewAPI(cfg Config) (*API, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
+	}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, fmt.Errorf("register transport-cc extension: %w", err)
+		}
+	}
+	registry, err := newInterceptors()
+	if err != nil {
+		return nil, err
+	}
+
+	filter := ipFilter(cfg.IPs)
+	muxOpts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithIPFilter(filter),
+		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
+		ice.UDPMuxFromPortWithLogger(pionLogger(log).NewLogger("udpmux")),
+	}
+	loopback := wantsLoopback(cfg.IPs)
+	if loopback {
+		muxOpts = append(muxOpts, ice.UDPMuxFromPortWithLoopback())
+	}
+	mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, muxOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("open ICE UDP port %d: %w", cfg.UDPPort, err)
+	}
+
+	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLogger(log)
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetIPFilter(filter)
+	se.SetIncludeLoopbackCandidate(loopback)
+	// mDNS would send multicast queries; the server has real addresses.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// AES-GCM costs a sixth of AES-CM-HMAC per packet; offer it first.
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+
+	api := webrtc.NewAPI(
+		webrtc.WithMediaEngine(m),
+		webrtc.WithInterceptorRegistry(registry),
+		webrtc.WithSettingEngine(se),
+	)
+	return &API{api: api, mux: mux, log: log}, nil
+}
+
+// newInterceptors chooses the RTCP machinery on purpose:
+//   - NACK generator: asks publishers to retransmit what the server missed;
+//   - NACK responder: answers subscribers' NACKs from a per-track packet cache;
+//   - sender and receiver reports, for round-trip times and loss statistics;
+//   - transport-cc feedback toward publishers, so their bandwidth estimation
+//     can ramp up.
+func newInterceptors() (*interceptor.Registry, error) {
+	registry := &interceptor.Registry{}
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("nack generator: %w", err)
+	}
+	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(1024))
+	if err != nil {
+		return nil, fmt.Errorf("nack responder: %w", err)
+	}
+	receiverReports, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("receiver reports: %w", err)
+	}
+	senderReports, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sender reports: %w", err)
+	}
+	transportCC, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("transport-cc feedback: %w", err)
+	}
+	registry.Add(responder)
+	registry.Add(generator)
+	registry.Add(receiverReports)
+	registry.Add(senderReports)
+	registry.Add(transportCC)
+	return registry, nil
+}
+
+// Addrs returns the local UDP addresses media is received on.
+func (a *API) Addrs() []net.Addr { return a.mux.GetListenAddresses() }
+
+// Close closes the media port. Close every Peer first.
+func (a *API) Close() error {
+	if err := a.mux.Close(); err != nil {
+		return fmt.Errorf("close ICE UDP mux: %w", err)
+	}
+	return nil
+}
+
+func ipFilter(ips []net.IP) func(net.IP) bool {
+	if len(ips) == 0 {
+		return func(ip net.IP) bool { return !ip.IsLoopback() && !ip.IsLinkLocalUnicast() }
+	}
+	return func(ip net.IP) bool {
+		for _, allowed := range ips {
+			if allowed.Equal(ip) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func wantsLoopback(ips []net.IP) bool {
+	for _, ip := range ips {
+		if ip.IsLoopback() {
+			return true
+		}
+	}
+	return false
+}
+
+// pionLogger routes pion's logs to slog at debug level, warnings and errors at
+// their own level.
+func pionLogger(log *slog.Logger) logging.LoggerFactory {
+	return &slogFactory{log: log}
+}
+
+type slogFactory struct{ log *slog.Logger }
+
+func (f *slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return &slogLeveled{log: f.log.With("pion", scope)}
+}
+
+type slogLeveled struct{ log *slog.Logger }
+
+func (l *slogLeveled) Trace(string)          {}
+func (l *slogLeveled) Tracef(string, ...any) {}
+func (l *slogLeveled) Debug(msg string)      { l.log.Debug(msg) }
+func (l *slogLeveled) Debugf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}
+func (l *slogLeveled) Info(msg string) { l.log.Debug(msg) }
+func (l *slogLeveled) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}
+func (l *slogLeveled) Warn(msg string) { l.log.Warn(msg) }
+func (l *slogLeveled) Warnf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...))
+}
+func (l *slogLeveled) Error(msg string) { l.log.Error(msg) }
+func (l *slogLeveled) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+}

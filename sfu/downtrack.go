@@ -1,0 +1,158 @@
+package sfu
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// DownTrack is one subscriber's copy of a published Track: a pion TrackLocal
+// with the subscriber's own SSRC and payload type. It keeps the publisher's track
+// id, and its stream id is the publisher's participant id, so the subscriber's
+// a=msid names the publisher.
+type DownTrack struct {
+	track *Track
+
+	// binding is set by Bind and cleared by Unbind; the forwarding goroutine
+	// reads it without a lock.
+	binding atomic.Pointer[binding]
+
+	// started is set once the first packet has gone out on a connected
+	// transport; that moment asks the publisher for a keyframe.
+	started atomic.Bool
+}
+
+type binding struct {
+	ssrc   uint32
+	pt     uint8
+	writer webrtc.TrackLocalWriter
+}
+
+func newDownTrack(t *Track) *DownTrack {
+	return &DownTrack{track: t}
+}
+
+// Track returns the published track this DownTrack forwards.
+func (d *DownTrack) Track() *Track { return d.track }
+
+// ID is the publisher's track id.
+func (d *DownTrack) ID() string { return d.track.id }
+
+// RID is empty: Confab forwards one encoding per track.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID is the publisher's participant id.
+func (d *DownTrack) StreamID() string { return d.track.streamID }
+
+// Kind is the kind of the published track.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
+
+// Bind is called by pion when the subscriber's negotiation completes. It picks
+// the subscriber's payload type for the publisher's codec.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codec, ok := matchCodec(d.track.codec, ctx.CodecParameters())
+	if !ok {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s %s: %w", d.track.id, d.track.codec.MimeType, ErrCodecUnsupported)
+	}
+	d.binding.Store(&binding{
+		ssrc:   uint32(ctx.SSRC()),
+		pt:     uint8(codec.PayloadType),
+		writer: ctx.WriteStream(),
+	})
+	return codec, nil
+}
+
+// Unbind is called by pion when the sender stops.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.binding.Store(nil)
+	return nil
+}
+
+// writeRTP forwards one packet with the subscriber's SSRC and payload type.
+// Header extensions are dropped: their ids follow the publisher's negotiation,
+// not the subscriber's, and the ones that matter (transport-cc) are per hop.
+func (d *DownTrack) writeRTP(pkt *rtp.Packet) {
+	b := d.binding.Load()
+	if b == nil {
+		return
+	}
+	hdr := pkt.Header
+	hdr.SSRC = b.ssrc
+	hdr.PayloadType = b.pt
+	hdr.Extension = false
+	hdr.Extensions = nil
+	hdr.Padding = false
+	hdr.PaddingSize = 0
+	// A failed write concerns this subscriber only (its transport is closing);
+	// the others go on. Before the transport is up pion drops the packet and
+	// reports 0 bytes.
+	n, err := b.writer.WriteRTP(&hdr, pkt.Payload)
+	if err == nil && n > 0 && !d.started.Load() && d.started.CompareAndSwap(false, true) {
+		d.track.RequestKeyframe()
+	}
+}
+
+// matchCodec finds the subscriber's negotiated codec that carries want: the same
+// MIME type and, where the format parameters tell incompatible streams apart
+// (VP9 profile, H.264 profile and packetization mode), the same parameters.
+func matchCodec(want webrtc.RTPCodecCapability, have []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	var fallback *webrtc.RTPCodecParameters
+	for i := range have {
+		c := &have[i]
+		if !strings.EqualFold(c.MimeType, want.MimeType) {
+			continue
+		}
+		if fmtpCompatible(want.MimeType, want.SDPFmtpLine, c.SDPFmtpLine) {
+			return *c, true
+		}
+		if fallback == nil && !strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && !strings.EqualFold(want.MimeType, webrtc.MimeTypeVP9) {
+			fallback = c
+		}
+	}
+	if fallback != nil {
+		return *fallback, true
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+// fmtpCompatible compares the format parameters that make two streams of one
+// codec different.
+func fmtpCompatible(mime, a, b string) bool {
+	pa, pb := parseFmtp(a), parseFmtp(b)
+	switch strings.ToLower(mime) {
+	case strings.ToLower(webrtc.MimeTypeH264):
+		if pa["packetization-mode"] != pb["packetization-mode"] {
+			return false
+		}
+		// profile_idc and the constraint flags (first four hex digits) must
+		// agree; the level may differ.
+		return len(pa["profile-level-id"]) >= 4 && len(pb["profile-level-id"]) >= 4 &&
+			strings.EqualFold(pa["profile-level-id"][:4], pb["profile-level-id"][:4])
+	case strings.ToLower(webrtc.MimeTypeVP9):
+		return profileID(pa) == profileID(pb)
+	}
+	return true
+}
+
+func profileID(p map[string]string) string {
+	if v, ok := p["profile-id"]; ok {
+		return v
+	}
+	return "0"
+}
+
+func parseFmtp(line string) map[string]string {
+	out := make(map[string]string)
+	for _, kv := range strings.Split(line, ";") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		out[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	}
+	return out
+}

@@ -1,0 +1,363 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// PeerHandler receives a Peer's events. Callbacks run on pion's goroutines or
+// the Peer's own; they must not block and must not call back into the Peer
+// synchronously. A nil field is skipped.
+type PeerHandler struct {
+	// OnTrack is called when the remote side starts publishing a track.
+	OnTrack func(*Track)
+	// OnTrackEnded is called when a published track has ended.
+	OnTrackEnded func(*Track)
+	// OnCandidate is called with each local ICE candidate; nil means gathering
+	// is complete.
+	OnCandidate func(*webrtc.ICECandidateInit)
+	// OnStateChange is called when the connection state changes.
+	OnStateChange func(webrtc.PeerConnectionState)
+}
+
+// Peer is one participant's PeerConnection to the server: the tracks it
+// publishes and the DownTracks it receives. Negotiation methods (Answer, Offer,
+// SetAnswer, AddCandidate) and subscription changes are meant to be called by
+// one owner goroutine; Subscribe and Unsubscribe are also safe from others.
+type Peer struct {
+	id      string
+	pc      *webrtc.PeerConnection
+	api     *webrtc.API
+	log     *slog.Logger
+	handler PeerHandler
+
+	mu sync.Mutex
+	// subs are the tracks this peer should receive, by published Track.
+	subs map[*Track]*DownTrack
+	// senders are the transceivers the server created to send on, with the
+	// DownTrack each carries now (nil when free for reuse).
+	senders map[*webrtc.RTPTransceiver]*DownTrack
+	// dirty is set when subs differs from what was last offered.
+	dirty  bool
+	closed bool
+
+	wg sync.WaitGroup
+}
+
+// NewPeer creates the PeerConnection of participant id. Tracks it publishes get
+// id as their stream id.
+func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, error) {
+	if log == nil {
+		log = a.log
+	}
+	pc, err := a.api.NewPeerConnection(webrtc.Configuration{
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	p := &Peer{
+		id:      id,
+		pc:      pc,
+		api:     a.api,
+		log:     log,
+		handler: handler,
+		subs:    make(map[*Track]*DownTrack),
+		senders: make(map[*webrtc.RTPTransceiver]*DownTrack),
+	}
+	pc.OnTrack(p.onTrack)
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if handler.OnCandidate == nil {
+			return
+		}
+		if c == nil {
+			handler.OnCandidate(nil)
+			return
+		}
+		init := c.ToJSON()
+		handler.OnCandidate(&init)
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		log.Debug("peer connection state", "state", s.String())
+		if handler.OnStateChange != nil {
+			handler.OnStateChange(s)
+		}
+	})
+	return p, nil
+}
+
+// ID is the participant id this peer belongs to.
+func (p *Peer) ID() string { return p.id }
+
+func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	t := newTrack(remote, receiver, p.pc, p.id, p.log)
+	p.wg.Add(2)
+	p.mu.Unlock()
+
+	t.log.Info("track published")
+	if p.handler.OnTrack != nil {
+		p.handler.OnTrack(t)
+	}
+	go func() {
+		defer p.wg.Done()
+		t.readRTCP()
+	}()
+	go func() {
+		defer p.wg.Done()
+		t.forward()
+		t.log.Info("track ended", "packets", t.Packets())
+		if p.handler.OnTrackEnded != nil {
+			p.handler.OnTrackEnded(t)
+		}
+	}()
+}
+
+// Answer applies a remote offer and returns the local answer.
+func (p *Peer) Answer(offer string) (string, error) {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("apply offer: %w", err)
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("create answer: %w", err)
+	}
+	if err := p.pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("apply answer: %w", err)
+	}
+	return p.pc.LocalDescription().SDP, nil
+}
+
+// SetAnswer applies the remote answer to the server's latest offer.
+func (p *Peer) SetAnswer(answer string) error {
+	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return ErrNoNegotiation
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("apply answer: %w", err)
+	}
+	return nil
+}
+
+// AddCandidate adds a remote ICE candidate.
+func (p *Peer) AddCandidate(c webrtc.ICECandidateInit) error {
+	if err := p.pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("add candidate: %w", err)
+	}
+	return nil
+}
+
+// HasRemoteDescription reports whether a remote description has been applied.
+func (p *Peer) HasRemoteDescription() bool { return p.pc.RemoteDescription() != nil }
+
+// Stable reports whether no offer is outstanding in either direction.
+func (p *Peer) Stable() bool { return p.pc.SignalingState() == webrtc.SignalingStateStable }
+
+// Subscribe makes the peer receive t from the next offer on. It reports whether
+// this changed the subscriptions.
+func (p *Peer) Subscribe(t *Track) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	if _, ok := p.subs[t]; ok {
+		return false
+	}
+	select {
+	case <-t.Done():
+		return false
+	default:
+	}
+	d := newDownTrack(t)
+	p.subs[t] = d
+	p.dirty = true
+	t.addSubscriber(d)
+	return true
+}
+
+// Unsubscribe stops forwarding t to the peer at once; the next offer removes it.
+// It reports whether this changed the subscriptions.
+func (p *Peer) Unsubscribe(t *Track) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.subs[t]
+	if !ok {
+		return false
+	}
+	delete(p.subs, t)
+	t.removeSubscriber(d)
+	p.dirty = true
+	return true
+}
+
+// NeedsOffer reports whether the subscriptions changed since the last offer.
+func (p *Peer) NeedsOffer() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dirty && !p.closed
+}
+
+// Offer brings the server's transceivers in line with the subscriptions and
+// returns a new offer with the published Track each sending transceiver carries,
+// by mid. Call it only when Stable.
+func (p *Peer) Offer() (string, map[string]*Track, error) {
+	if err := p.reconcile(); err != nil {
+		return "", nil, err
+	}
+	offer, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("create offer: %w", err)
+	}
+	if err := p.pc.SetLocalDescription(offer); err != nil {
+		return "", nil, fmt.Errorf("apply offer: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tracks := make(map[string]*Track, len(p.senders))
+	for tr, d := range p.senders {
+		if d != nil && tr.Mid() != "" {
+			tracks[tr.Mid()] = d.track
+		}
+	}
+	return p.pc.LocalDescription().SDP, tracks, nil
+}
+
+// reconcile removes the senders of dropped subscriptions and adds (or reuses)
+// transceivers for new ones.
+func (p *Peer) reconcile() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.dirty = false
+
+	active := make(map[*DownTrack]bool, len(p.senders))
+	// A transceiver freed now keeps its m-line until this offer is answered;
+	// putting another track on it at once would only change its msid, which
+	// browsers do not report as a new track.
+	justFreed := make(map[*webrtc.RTPTransceiver]bool)
+	for tr, d := range p.senders {
+		if d == nil {
+			continue
+		}
+		if p.subs[d.track] == d {
+			active[d] = true
+			continue
+		}
+		if err := p.pc.RemoveTrack(tr.Sender()); err != nil {
+			return fmt.Errorf("remove track %s: %w", d.track.id, err)
+		}
+		p.senders[tr] = nil
+		justFreed[tr] = true
+	}
+	for _, d := range p.subs {
+		if active[d] {
+			continue
+		}
+		if err := p.addSender(d, justFreed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addSender puts d on a free transceiver of its kind, or on a new one.
+func (p *Peer) addSender(d *DownTrack, skip map[*webrtc.RTPTransceiver]bool) error {
+	var tr *webrtc.RTPTransceiver
+	for free, cur := range p.senders {
+		if cur == nil && !skip[free] && free.Kind() == d.Kind() && free.Sender() == nil &&
+			free.Direction() == webrtc.RTPTransceiverDirectionInactive {
+			tr = free
+			break
+		}
+	}
+	var sender *webrtc.RTPSender
+	if tr != nil {
+		s, err := p.api.NewRTPSender(d, p.pc.SCTP().Transport())
+		if err != nil {
+			return fmt.Errorf("new sender for %s: %w", d.track.id, err)
+		}
+		if err := tr.SetSender(s, d); err != nil {
+			return fmt.Errorf("reuse transceiver for %s: %w", d.track.id, err)
+		}
+		sender = s
+	} else {
+		var err error
+		tr, err = p.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return fmt.Errorf("add transceiver for %s: %w", d.track.id, err)
+		}
+		sender = tr.Sender()
+	}
+	// Offer only the publisher's codec: the server does not transcode.
+	want := webrtc.RTPCodecParameters{RTPCodecCapability: d.track.codec}
+	want.RTCPFeedback = feedbackFor(d.Kind())
+	if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{want}); err != nil {
+		p.log.Debug("codec preference", "track", d.track.id, "err", err)
+	}
+	p.senders[tr] = d
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.readSenderRTCP(sender, d)
+	}()
+	return nil
+}
+
+// readSenderRTCP reads a subscriber's RTCP for one forwarded track, so the
+// interceptors (NACK responder, reports) see it, and turns PLI and FIR into
+// keyframe requests to the publisher. It ends when the sender stops.
+func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+				p.log.Debug("sender RTCP read ended", "track", d.track.id, "err", err)
+			}
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.track.RequestKeyframe()
+			}
+		}
+	}
+}
+
+// Close closes the connection, stops forwarding to it, and waits for every
+// goroutine the peer started. Tracks it published end; their OnTrackEnded
+// callbacks run before Close returns.
+func (p *Peer) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for t, d := range p.subs {
+		t.removeSubscriber(d)
+	}
+	p.subs = nil
+	p.mu.Unlock()
+
+	err := p.pc.Close()
+	p.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("close peer connection: %w", err)
+	}
+	return nil
+}
