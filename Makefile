@@ -1,0 +1,52 @@
+# Confab — make run starts the server on its embedded defaults; make test
+# installs what the tests need and runs them all.
+
+GO        ?= go
+BIN       := bin/confab
+PKGS      := ./...
+TEST_FLAGS ?= -race -count=1 -timeout 30m
+
+.PHONY: all run build test test-go deps bench lint fmt vet clean
+
+all: build
+
+## run: start the server with its embedded defaults (http://localhost:8080)
+run:
+	$(GO) run ./cmd/confab
+
+## build: build bin/confab
+build:
+	$(GO) build -o $(BIN) ./cmd/confab
+
+## deps: install what the tests need (Go modules; Chromium for the browser tests)
+deps:
+	$(GO) mod download
+	./scripts/ensure-chromium.sh
+
+## test: install test dependencies, check formatting and vet, run every test
+## under the race detector inside a network namespace with only loopback
+## (where the machine allows one), so no test can reach anything else
+test: deps vet
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) test -race -count=1 -run XXX_build_only ./... > /dev/null
+	./scripts/loopback-only.sh $(GO) test $(TEST_FLAGS) $(PKGS)
+
+## bench: Go benchmarks of the forwarding path
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/
+
+## vet: go vet
+vet:
+	$(GO) vet ./...
+
+## lint: gofmt check and go vet
+lint: vet
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+
+## fmt: gofmt the tree
+fmt:
+	gofmt -w .
+
+clean:
+	rm -rf bin

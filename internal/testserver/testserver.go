@@ -1,0 +1,91 @@
+// Package testserver starts a real Confab server for tests: the real signaling
+// server on 127.0.0.1 with an ephemeral port, and the real media core limited
+// to loopback ICE. Nothing it starts sends traffic anywhere but 127.0.0.1.
+package testserver
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/confab/confab/rooms"
+	"github.com/confab/confab/sfu"
+	"github.com/confab/confab/signaling"
+)
+
+// Server is a running test server.
+type Server struct {
+	// URL is the server's base URL, http://127.0.0.1:PORT.
+	URL string
+	// Rooms and API are the server's own, for assertions.
+	Rooms *rooms.Manager
+	API   *sfu.API
+}
+
+// Options adjust a test server.
+type Options struct {
+	// MaxParticipants is the room capacity; 0 means no limit.
+	MaxParticipants int
+	// Signaling lets a test change signaling options (ping interval, rate limit).
+	Signaling func(*signaling.Options)
+}
+
+// Logger returns a logger for tests: silent unless CONFAB_TEST_LOG is set
+// (to "debug" for everything).
+func Logger() *slog.Logger {
+	switch os.Getenv("CONFAB_TEST_LOG") {
+	case "":
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	case "debug":
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	default:
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+}
+
+// Start starts a server and stops it when the test ends, waiting for every
+// session and goroutine it started.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	log := Logger()
+	api, err := sfu.NewAPI(sfu.Config{UDPPort: 0, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Logger: log})
+	if err != nil {
+		t.Fatalf("start media: %v", err)
+	}
+	mgr := rooms.NewManager(rooms.Options{MaxParticipants: opts.MaxParticipants, Logger: log})
+	so := signaling.Options{
+		API:        api,
+		Rooms:      mgr,
+		Logger:     log,
+		OfferDelay: 20 * time.Millisecond,
+	}
+	if opts.Signaling != nil {
+		opts.Signaling(&so)
+	}
+	srv, err := signaling.New(so)
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+		if err := api.Close(); err != nil {
+			t.Errorf("close media: %v", err)
+		}
+	})
+	return &Server{URL: "http://" + ln.Addr().String(), Rooms: mgr, API: api}
+}

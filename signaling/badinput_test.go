@@ -1,0 +1,236 @@
+package signaling_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/internal/testserver"
+	"github.com/confab/confab/signaling"
+)
+
+// TestBadInput sends every kind of bad frame the contract names and checks the
+// error code, that the connection stays usable, and that another participant
+// in the room notices nothing but its own traffic.
+func TestBadInput(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	cases := []struct {
+		name   string
+		joined bool
+		frame  string
+		code   protocol.Code
+	}{
+		{"not JSON", false, `hello`, protocol.CodeBadRequest},
+		{"truncated JSON", true, `{"type":"chat","text":"x"`, protocol.CodeBadRequest},
+		{"array", false, `[1,2]`, protocol.CodeBadRequest},
+		{"string", true, `"join"`, protocol.CodeBadRequest},
+		{"null", false, `null`, protocol.CodeBadRequest},
+		{"missing type", true, `{"room":"a"}`, protocol.CodeBadRequest},
+		{"numeric type", false, `{"type":5}`, protocol.CodeBadRequest},
+		{"unknown type", false, `{"type":"dance"}`, protocol.CodeUnknownType},
+		{"unknown type joined", true, `{"type":"dance"}`, protocol.CodeUnknownType},
+		{"server-only type", true, `{"type":"joined"}`, protocol.CodeUnknownType},
+		{"offer before join", false, `{"type":"offer","sdp":"v=0"}`, protocol.CodeNotJoined},
+		{"chat before join", false, `{"type":"chat","text":"hi"}`, protocol.CodeNotJoined},
+		{"leave before join", false, `{"type":"leave"}`, protocol.CodeNotJoined},
+		{"bad room", false, `{"type":"join","room":"no spaces","name":"x"}`, protocol.CodeBadRequest},
+		{"long room", false, `{"type":"join","room":"` + strings.Repeat("r", 65) + `","name":"x"}`, protocol.CodeBadRequest},
+		{"empty name", false, `{"type":"join","room":"r","name":""}`, protocol.CodeBadRequest},
+		{"room as number", false, `{"type":"join","room":7,"name":"x"}`, protocol.CodeBadRequest},
+		{"second join", true, `{"type":"join","room":"other","name":"x"}`, protocol.CodeAlreadyJoined},
+		{"chat too long", true, `{"type":"chat","text":"` + strings.Repeat("é", 4097) + `"}`, protocol.CodeBadRequest},
+		{"chat empty", true, `{"type":"chat","text":""}`, protocol.CodeBadRequest},
+		{"mute without muted", true, `{"type":"mute","trackId":"t"}`, protocol.CodeBadRequest},
+		{"publish bad source", true, `{"type":"publish","tracks":[{"trackId":"t","source":"webcam"}]}`, protocol.CodeBadRequest},
+		{"candidate missing", true, `{"type":"candidate"}`, protocol.CodeBadRequest},
+		{"offer without sdp", true, `{"type":"offer"}`, protocol.CodeBadRequest},
+		{"broken SDP offer", true, `{"type":"offer","sdp":"this is not SDP"}`, protocol.CodeNegotiationFailed},
+		{"answer without offer", true, `{"type":"answer","sdp":"v=0\r\n"}`, protocol.CodeNegotiationFailed},
+	}
+
+	// A bystander in the room sees only what it should.
+	bystander := dialRaw(t, srv.URL)
+	bystander.join("bad", "bystander")
+
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, srv.URL)
+			name := "p" + string(rune('a'+i))
+			if tc.joined {
+				c.join("bad", name)
+				bystander.expect(protocol.TypeParticipantJoined)
+			}
+			c.send(tc.frame)
+			c.expectError(tc.code)
+
+			// Still usable.
+			if tc.joined {
+				c.sendJSON(protocol.ChatRequest{Type: protocol.TypeChat, Text: "still here"})
+				if m := c.expect(protocol.TypeChat); m["text"] != "still here" {
+					t.Fatalf("chat after bad input = %v", m)
+				}
+				if m := bystander.expect(protocol.TypeChat); m["text"] != "still here" {
+					t.Fatalf("bystander got %v", m)
+				}
+				c.sendJSON(protocol.Leave{Type: protocol.TypeLeave})
+				bystander.expect(protocol.TypeParticipantLeft)
+			} else {
+				c.join("bad-"+name, name)
+			}
+		})
+	}
+}
+
+func TestJoinRules(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{MaxParticipants: 2})
+	a := dialRaw(t, srv.URL)
+	a.join("rules", "ann")
+
+	b := dialRaw(t, srv.URL)
+	b.sendJSON(protocol.Join{Type: protocol.TypeJoin, Room: "rules", Name: "ann"})
+	b.expectError(protocol.CodeNameTaken)
+	// The socket stays open: try again with another name.
+	joined := b.join("rules", "bob")
+	others, _ := joined["participants"].([]any)
+	if len(others) != 1 || others[0].(map[string]any)["name"] != "ann" {
+		t.Fatalf("joined.participants = %v", joined["participants"])
+	}
+	if ice, ok := joined["iceServers"].([]any); !ok || ice == nil {
+		t.Fatalf("joined.iceServers = %v, want a list", joined["iceServers"])
+	}
+	pj := a.expect(protocol.TypeParticipantJoined)
+	if pj["participant"].(map[string]any)["name"] != "bob" {
+		t.Fatalf("participant-joined = %v", pj)
+	}
+
+	c := dialRaw(t, srv.URL)
+	c.sendJSON(protocol.Join{Type: protocol.TypeJoin, Room: "rules", Name: "cy"})
+	c.expectError(protocol.CodeRoomFull)
+
+	// Leave keeps the socket; the place is free again; rejoining works.
+	b.sendJSON(protocol.Leave{Type: protocol.TypeLeave})
+	left := a.expect(protocol.TypeParticipantLeft)
+	if left.str("participantId") == "" {
+		t.Fatalf("participant-left without id: %v", left)
+	}
+	c.join("rules", "cy")
+	b.join("elsewhere", "bob")
+	if got := srv.Rooms.Rooms(); len(got) != 2 {
+		t.Fatalf("rooms = %v, want rules and elsewhere", got)
+	}
+}
+
+func TestChatAndMute(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	a := dialRaw(t, srv.URL)
+	selfA := a.join("chat", "ann")["self"].(map[string]any)
+	b := dialRaw(t, srv.URL)
+	b.join("chat", "bob")
+	a.expect(protocol.TypeParticipantJoined)
+
+	before := time.Now().UnixMilli()
+	a.sendJSON(protocol.ChatRequest{Type: protocol.TypeChat, Text: "<b>hi</b> ✓"})
+	for _, c := range []*rawClient{a, b} {
+		m := c.expect(protocol.TypeChat)
+		from := m["from"].(map[string]any)
+		ts := int64(m["ts"].(float64))
+		if m["text"] != "<b>hi</b> ✓" || from["id"] != selfA["id"] || from["name"] != "ann" || ts < before {
+			t.Fatalf("chat = %v", m)
+		}
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	c := dialRaw(t, srv.URL)
+	c.join("big", "ann")
+	c.send(`{"type":"chat","text":"` + strings.Repeat("x", protocol.MaxFrameSize) + `"}`)
+	c.expectError(protocol.CodeTooLarge)
+	_, err := c.next()
+	if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+		t.Fatalf("after too-large: %v, want close 1009", err)
+	}
+	// The participant is gone from the room.
+	waitFor(t, func() bool { return len(srv.Rooms.Rooms()) == 0 })
+}
+
+func TestRateLimited(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
+		o.RateLimit, o.RateBurst = 5, 10
+	}})
+	c := dialRaw(t, srv.URL)
+	c.join("flood", "ann")
+	for i := 0; i < 50; i++ {
+		c.send(`{"type":"chat","text":"flood"}`)
+	}
+	c.expect(protocol.TypeError, protocol.TypeChat)
+	// The connection survives; after a pause it is served again.
+	time.Sleep(1200 * time.Millisecond)
+	c.send(`{"type":"chat","text":"calm"}`)
+	for {
+		m := c.expect(protocol.TypeChat, protocol.TypeError)
+		if m["text"] == "calm" {
+			break
+		}
+	}
+}
+
+func TestSilentClientIsDropped(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
+		o.PingInterval, o.PongTimeout = 50*time.Millisecond, 300*time.Millisecond
+	}})
+	a := dialRaw(t, srv.URL)
+	a.join("ping", "ann")
+	silent := dialRaw(t, srv.URL)
+	silent.join("ping", "mute")
+	a.expect(protocol.TypeParticipantJoined)
+	// silent never reads again, so it never answers a ping; a keeps reading
+	// (and so answers pings) and must see silent leave.
+	left := a.expect(protocol.TypeParticipantLeft)
+	if left.str("participantId") == "" {
+		t.Fatalf("participant-left = %v", left)
+	}
+}
+
+// TestOfferAfterBrokenOffer: a malformed SDP gets negotiation-failed and the
+// session stays usable: a good offer is then answered.
+func TestOfferAfterBrokenOffer(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	c := dialRaw(t, srv.URL)
+	c.join("sdp", "ann")
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"})
+	c.expectError(protocol.CodeNegotiationFailed)
+
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer.SDP})
+	answer := c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
+	if !strings.HasPrefix(answer.str("sdp"), "v=0") {
+		t.Fatalf("answer = %v", answer)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

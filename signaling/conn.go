@@ -1,0 +1,159 @@
+package signaling
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/confab/confab/internal/protocol"
+)
+
+const (
+	// writeTimeout bounds one write to a client socket.
+	writeTimeout = 10 * time.Second
+	// drainTimeout and drainLimit bound how long and how much of an oversized
+	// frame is read after "too-large" before the connection is closed.
+	drainTimeout = 5 * time.Second
+	drainLimit   = 64 << 20
+	// closeGrace is how long the reader waits for the writer to flush a close
+	// frame before the socket is closed.
+	closeGrace = 2 * time.Second
+)
+
+// outbound is one queued write: a text frame, or a close frame when closeCode
+// is set.
+type outbound struct {
+	data      []byte
+	closeCode int
+	closeText string
+}
+
+// wsConn is one client socket. The handler's goroutine reads; writeLoop alone
+// writes. Everything else hands frames to send, which never blocks.
+type wsConn struct {
+	ws           *websocket.Conn
+	log          *slog.Logger
+	queue        chan outbound
+	pingInterval time.Duration
+	pongTimeout  time.Duration
+
+	stop       chan struct{} // closed to end writeLoop
+	stopOnce   sync.Once
+	writerDone chan struct{}
+	killOnce   sync.Once
+}
+
+func newWSConn(ws *websocket.Conn, log *slog.Logger, opts *Options) *wsConn {
+	return &wsConn{
+		ws:           ws,
+		log:          log,
+		queue:        make(chan outbound, opts.SendQueue),
+		pingInterval: opts.PingInterval,
+		pongTimeout:  opts.PongTimeout,
+		stop:         make(chan struct{}),
+		writerDone:   make(chan struct{}),
+	}
+}
+
+// send queues a message. A client whose queue is full cannot keep up: it is
+// disconnected rather than waited for.
+func (c *wsConn) send(msg any) {
+	c.enqueue(outbound{data: protocol.Encode(msg)})
+}
+
+// sendError queues an "error" message.
+func (c *wsConn) sendError(e *protocol.Error) {
+	c.send(e.Wire())
+}
+
+func (c *wsConn) enqueue(o outbound) {
+	select {
+	case c.queue <- o:
+	default:
+		c.log.Warn("client too slow: send queue full, disconnecting", "queue", cap(c.queue))
+		c.kill()
+	}
+}
+
+// kill closes the socket at once; the reader and writer then fail and end.
+func (c *wsConn) kill() {
+	c.killOnce.Do(func() { _ = c.ws.Close() })
+}
+
+// stopWriter ends writeLoop and waits for it.
+func (c *wsConn) stopWriter() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.writerDone
+}
+
+// writeLoop owns the socket's writes: queued frames in order, and a ping every
+// pingInterval. After a close frame it writes nothing more.
+func (c *wsConn) writeLoop() {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.pingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case o := <-c.queue:
+			if o.closeCode != 0 {
+				msg := websocket.FormatCloseMessage(o.closeCode, o.closeText)
+				if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeTimeout)); err != nil {
+					c.log.Debug("write close frame", "err", err)
+				}
+				return
+			}
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := c.ws.WriteMessage(websocket.TextMessage, o.data); err != nil {
+				c.log.Debug("write failed, disconnecting", "err", err)
+				c.kill()
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				c.log.Debug("ping failed, disconnecting", "err", err)
+				c.kill()
+				return
+			}
+		}
+	}
+}
+
+// readFrame reads the next text frame, at most protocol.MaxFrameSize bytes. An
+// oversized frame is answered with "too-large" and a 1009 close, the rest of it
+// is read so the client sees the error, and errTooLarge is returned.
+func (c *wsConn) readFrame() (int, []byte, error) {
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.pongTimeout))
+	kind, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, protocol.MaxFrameSize+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(data) > protocol.MaxFrameSize {
+		c.tooLarge(r)
+		return 0, nil, errTooLarge
+	}
+	return kind, data, nil
+}
+
+var errTooLarge = errors.New("frame too large")
+
+func (c *wsConn) tooLarge(rest io.Reader) {
+	c.log.Warn("inbound frame over the limit, closing", "limit", protocol.MaxFrameSize)
+	c.sendError(protocol.Errorf(protocol.CodeTooLarge, "frames are limited to %d bytes", protocol.MaxFrameSize))
+	c.enqueue(outbound{closeCode: websocket.CloseMessageTooBig, closeText: "frame too large"})
+	_ = c.ws.SetReadDeadline(time.Now().Add(drainTimeout))
+	_, _ = io.CopyN(io.Discard, rest, drainLimit)
+	select {
+	case <-c.writerDone:
+	case <-time.After(closeGrace):
+	}
+}

@@ -1,0 +1,142 @@
+package signaling
+
+import (
+	"errors"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/sfu"
+)
+
+// negotiation is the server's side of perfect negotiation with one client. The
+// server is the impolite peer: it never rolls back, and it ignores a client
+// offer that arrives while its own offer is outstanding (the polite client rolls
+// back, answers, and offers again). At most one server offer is in flight;
+// subscription changes made meanwhile are folded into the next one, and a short
+// delay gathers a burst of changes (many joins at once) into one offer.
+type negotiation struct {
+	// answered is set once the client's first offer has been answered; the
+	// server offers only after that, so header-extension ids and payload types
+	// follow the client's numbering.
+	answered bool
+	// outstanding is set while a server offer waits for its answer.
+	outstanding bool
+	// offers and answers count completed exchanges in each direction.
+	offers, answers int
+}
+
+func (s *session) handleOffer(sdp string) {
+	if s.neg.outstanding {
+		// Glare: we are impolite. The client rolls back and answers ours.
+		s.log.Debug("ignoring client offer while the server's offer is outstanding")
+		return
+	}
+	answer, err := s.peer.Answer(sdp)
+	if err != nil {
+		s.log.Warn("client offer rejected", "err", err)
+		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your offer: %v", err))
+		return
+	}
+	s.conn.send(protocol.SessionDescription{Type: protocol.TypeAnswer, SDP: answer})
+	s.neg.answered = true
+	s.neg.answers++
+	s.flushCandidates()
+	s.scheduleOffer()
+}
+
+func (s *session) handleAnswer(sdp string) {
+	if !s.neg.outstanding {
+		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "no offer from the server is waiting for an answer"))
+		return
+	}
+	if err := s.peer.SetAnswer(sdp); err != nil {
+		// The offer stays outstanding: a corrected answer is still welcome.
+		s.log.Warn("client answer rejected", "err", err)
+		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your answer: %v", err))
+		return
+	}
+	s.neg.outstanding = false
+	s.neg.offers++
+	s.scheduleOffer()
+}
+
+func (s *session) handleCandidate(c *protocol.ICECandidate) {
+	if c == nil || c.Candidate == "" {
+		return // end of candidates: nothing to do for pion
+	}
+	init := webrtc.ICECandidateInit{
+		Candidate:        c.Candidate,
+		SDPMid:           c.SDPMid,
+		SDPMLineIndex:    c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment,
+	}
+	if !s.peer.HasRemoteDescription() {
+		if len(s.pending) >= maxPendingCandidates {
+			s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "too many candidates before the first offer"))
+			return
+		}
+		s.pending = append(s.pending, init)
+		return
+	}
+	if err := s.peer.AddCandidate(init); err != nil {
+		s.log.Debug("client candidate rejected", "err", err)
+		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
+	}
+}
+
+func (s *session) flushCandidates() {
+	for _, c := range s.pending {
+		if err := s.peer.AddCandidate(c); err != nil {
+			s.log.Debug("buffered client candidate rejected", "err", err)
+			s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
+		}
+	}
+	s.pending = nil
+}
+
+// scheduleOffer arms the offer timer when the client's subscriptions changed and
+// the server may offer.
+func (s *session) scheduleOffer() {
+	if s.peer == nil || !s.neg.answered || s.neg.outstanding || s.offerDue != nil || !s.peer.NeedsOffer() {
+		return
+	}
+	if s.offerTimer == nil {
+		s.offerTimer = time.NewTimer(s.srv.opts.OfferDelay)
+	} else {
+		s.offerTimer.Reset(s.srv.opts.OfferDelay)
+	}
+	s.offerDue = s.offerTimer.C
+}
+
+// sendOffer sends the server's offer for the current subscriptions.
+func (s *session) sendOffer() {
+	if s.peer == nil || s.neg.outstanding || !s.peer.NeedsOffer() || !s.peer.Stable() {
+		return
+	}
+	sdp, tracks, err := s.peer.Offer()
+	if err != nil {
+		if !errors.Is(err, sfu.ErrClosed) {
+			s.fail(err)
+		}
+		return
+	}
+	wire := make(map[string]protocol.ForwardedTrack, len(tracks))
+	for mid, t := range tracks {
+		info, ok := s.forwarded[t]
+		if !ok {
+			info = protocol.ForwardedTrack{ParticipantID: t.StreamID(), TrackID: t.ID(), Kind: t.Kind().String(), Source: defaultSource(t.Kind())}
+		}
+		wire[mid] = info
+	}
+	s.neg.outstanding = true
+	s.conn.send(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: sdp, Tracks: wire})
+}
+
+func defaultSource(kind webrtc.RTPCodecType) string {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return protocol.SourceMicrophone
+	}
+	return protocol.SourceCamera
+}

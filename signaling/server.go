@@ -1,0 +1,216 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+
+	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/rooms"
+	"github.com/confab/confab/sfu"
+	"github.com/confab/confab/web"
+)
+
+// Options configure a Server. API and Rooms are required; zero durations and
+// sizes take the documented defaults.
+type Options struct {
+	API   *sfu.API
+	Rooms *rooms.Manager
+	// ICEServers are handed to clients in "joined".
+	ICEServers []protocol.ICEServer
+	Logger     *slog.Logger
+
+	// RateLimit and RateBurst bound the messages one connection may send.
+	RateLimit float64
+	RateBurst int
+	// SendQueue is how many messages may wait for a slow client before it is
+	// disconnected.
+	SendQueue int
+	// PingInterval and PongTimeout keep connections honest: a ping every
+	// interval, and a connection silent for PongTimeout is closed.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	// OfferDelay gathers a burst of changes into one server offer.
+	OfferDelay time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.RateLimit <= 0 {
+		o.RateLimit = 50
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = 200
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = 256
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 15 * time.Second
+	}
+	if o.PongTimeout <= 0 {
+		o.PongTimeout = 45 * time.Second
+	}
+	if o.OfferDelay < 0 {
+		o.OfferDelay = 0
+	}
+	if o.ICEServers == nil {
+		o.ICEServers = []protocol.ICEServer{}
+	}
+}
+
+// Server serves the meeting page and the signaling WebSocket.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	app    *fiber.App
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	conns  sync.WaitGroup
+}
+
+// New returns a Server ready to Serve.
+func New(opts Options) (*Server, error) {
+	if opts.API == nil || opts.Rooms == nil {
+		return nil, errors.New("signaling: Options.API and Options.Rooms are required")
+	}
+	opts.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel}
+	s.app = fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		AppName:               "confab",
+	})
+	s.app.Get("/ws", func(c *fiber.Ctx) error {
+		if !websocket.IsWebSocketUpgrade(c) {
+			return fiber.ErrUpgradeRequired
+		}
+		return c.Next()
+	}, websocket.New(s.serveConn))
+	s.app.Use("/", filesystem.New(filesystem.Config{
+		Root:   http.FS(web.FS()),
+		Browse: false,
+		Index:  "index.html",
+	}))
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.app.Listener(ln); err != nil {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, ends every session (participants leave
+// their rooms, peer connections close) and waits for them, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	err := s.app.ShutdownWithContext(ctx)
+	done := make(chan struct{})
+	go func() {
+		s.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: %w", ctx.Err())
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown http: %w", err)
+	}
+	return nil
+}
+
+// serveConn runs one WebSocket connection. It reads frames itself and owns the
+// writer and session goroutines, which have ended when it returns.
+func (s *Server) serveConn(c *websocket.Conn) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.conns.Add(1)
+	s.mu.Unlock()
+	defer s.conns.Done()
+
+	log := s.log.With("remote", c.RemoteAddr().String())
+	conn := newWSConn(c.Conn, log, &s.opts)
+	sess := newSession(s, conn, log)
+	ctx, cancel := context.WithCancel(s.ctx)
+	stopKill := context.AfterFunc(ctx, conn.kill)
+
+	go conn.writeLoop()
+	go sess.run(ctx)
+
+	c.SetPongHandler(func(string) error {
+		return c.SetReadDeadline(time.Now().Add(s.opts.PongTimeout))
+	})
+	s.readLoop(conn, sess)
+
+	cancel()
+	stopKill()
+	<-sess.done
+	conn.stopWriter()
+	log.Debug("connection closed")
+}
+
+// readLoop reads and validates frames and hands requests to the session until
+// the socket fails or closes.
+func (s *Server) readLoop(conn *wsConn, sess *session) {
+	limiter := newTokenBucket(s.opts.RateLimit, s.opts.RateBurst, time.Now())
+	var lastLimited time.Time
+	for {
+		kind, data, err := conn.readFrame()
+		if err != nil {
+			if !errors.Is(err, errTooLarge) && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				conn.log.Debug("read ended", "err", err)
+			}
+			return
+		}
+		now := time.Now()
+		if !limiter.allow(now) {
+			// One error per second at most: the answer to a flood must not
+			// become a flood.
+			if now.Sub(lastLimited) >= time.Second {
+				lastLimited = now
+				conn.log.Warn("client rate limited", "limit", s.opts.RateLimit)
+				conn.sendError(protocol.Errorf(protocol.CodeRateLimited, "too many messages: at most %.0f per second", s.opts.RateLimit))
+			}
+			continue
+		}
+		if kind != websocket.TextMessage {
+			conn.sendError(protocol.Errorf(protocol.CodeBadRequest, "frames must be text frames holding JSON"))
+			continue
+		}
+		req, perr := protocol.DecodeRequest(data)
+		if perr != nil {
+			conn.log.Debug("bad request", "code", perr.Code, "err", perr.Message)
+			conn.sendError(perr)
+			continue
+		}
+		if !sess.submit(req) {
+			return
+		}
+	}
+}

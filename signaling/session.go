@@ -1,0 +1,339 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/rooms"
+	"github.com/confab/confab/sfu"
+)
+
+// maxPendingCandidates bounds the client candidates kept until its first offer.
+const maxPendingCandidates = 64
+
+// session is one client's participant: its room membership, its peer
+// connection and the negotiation with its client. Only run touches its fields;
+// everything else posts to in or box.
+type session struct {
+	srv  *Server
+	conn *wsConn
+	log  *slog.Logger
+	in   chan any // validated requests from the reader
+	box  *inbox   // room events and peer callbacks
+	done chan struct{}
+
+	// Set while joined.
+	member    *membership
+	room      *rooms.Room
+	id, name  string
+	peer      *sfu.Peer
+	neg       negotiation
+	forwarded map[*sfu.Track]protocol.ForwardedTrack
+	pending   []webrtc.ICECandidateInit
+
+	offerTimer *time.Timer
+	offerDue   <-chan time.Time
+}
+
+// membership is the rooms.Member of one join. Events for an old membership
+// (delivered after a leave) are told apart and dropped.
+type membership struct{ s *session }
+
+// Deliver implements rooms.Member.
+func (m *membership) Deliver(ev rooms.Event) { m.s.box.post(roomEvent{m: m, ev: ev}) }
+
+type roomEvent struct {
+	m  *membership
+	ev rooms.Event
+}
+
+// peerEvent is a pion callback, tagged with the membership whose peer made it.
+type peerEvent struct {
+	m  *membership
+	ev any
+}
+
+type (
+	trackStarted struct{ t *sfu.Track }
+	trackEnded   struct{ t *sfu.Track }
+	localCand    struct{ c *webrtc.ICECandidateInit }
+	peerState    struct{ s webrtc.PeerConnectionState }
+)
+
+func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
+	return &session{
+		srv:  srv,
+		conn: conn,
+		log:  log,
+		in:   make(chan any),
+		box:  newInbox(),
+		done: make(chan struct{}),
+	}
+}
+
+// run is the session's loop. It ends when ctx is cancelled, leaving the room.
+func (s *session) run(ctx context.Context) {
+	defer close(s.done)
+	defer s.leave()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-s.in:
+			s.handle(req)
+		case <-s.box.notify:
+			for _, item := range s.box.drain() {
+				s.handleEvent(item)
+			}
+		case <-s.offerDue:
+			s.offerDue = nil
+			s.sendOffer()
+		}
+	}
+}
+
+// submit hands a request from the reader to the loop; false if the session ended.
+func (s *session) submit(req any) bool {
+	select {
+	case s.in <- req:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *session) handle(req any) {
+	if join, ok := req.(*protocol.Join); ok {
+		s.join(join)
+		return
+	}
+	if s.peer == nil {
+		s.conn.sendError(protocol.Errorf(protocol.CodeNotJoined, "join a room first"))
+		return
+	}
+	var err error
+	switch m := req.(type) {
+	case *protocol.SessionDescription:
+		if m.Type == protocol.TypeOffer {
+			s.handleOffer(m.SDP)
+		} else {
+			s.handleAnswer(m.SDP)
+		}
+	case *protocol.Candidate:
+		s.handleCandidate(m.Candidate)
+	case *protocol.Publish:
+		sources := make(map[string]string, len(m.Tracks))
+		for _, t := range m.Tracks {
+			sources[t.TrackID] = t.Source
+		}
+		err = s.room.Describe(s.id, sources)
+	case *protocol.Mute:
+		err = s.room.SetMuted(s.id, m.TrackID, m.Muted)
+	case *protocol.ChatRequest:
+		err = s.room.Chat(s.id, m.Text)
+	case *protocol.Leave:
+		s.leave()
+	default:
+		err = fmt.Errorf("unhandled request %T", req)
+	}
+	if err != nil {
+		s.fail(err)
+	}
+}
+
+// fail reports err to the client: a user error with its code, anything else as
+// "internal", logged.
+func (s *session) fail(err error) {
+	s.conn.sendError(s.srv.errorFor(s.log, err))
+}
+
+func (s *session) join(m *protocol.Join) {
+	if s.peer != nil {
+		s.conn.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "this connection has joined room %q already; send leave first", s.room.Name()))
+		return
+	}
+	member := &membership{s: s}
+	joined, err := s.srv.opts.Rooms.Join(m.Room, m.Name, member)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	log := s.log.With("room", m.Room, "participant", joined.ID)
+	post := func(ev any) { s.box.post(peerEvent{m: member, ev: ev}) }
+	peer, err := s.srv.opts.API.NewPeer(joined.ID, log, sfu.PeerHandler{
+		OnTrack:       func(t *sfu.Track) { post(trackStarted{t}) },
+		OnTrackEnded:  func(t *sfu.Track) { post(trackEnded{t}) },
+		OnCandidate:   func(c *webrtc.ICECandidateInit) { post(localCand{c}) },
+		OnStateChange: func(st webrtc.PeerConnectionState) { post(peerState{st}) },
+	})
+	if err != nil {
+		joined.Room.Leave(joined.ID)
+		s.fail(fmt.Errorf("join room %q: %w", m.Room, err))
+		return
+	}
+	s.member, s.room, s.id, s.name, s.peer, s.log = member, joined.Room, joined.ID, m.Name, peer, log
+	s.neg = negotiation{}
+	s.forwarded = make(map[*sfu.Track]protocol.ForwardedTrack)
+	s.pending = nil
+
+	others := make([]protocol.Participant, 0, len(joined.Others))
+	for _, p := range joined.Others {
+		others = append(others, participantWire(p))
+	}
+	s.conn.send(protocol.Joined{
+		Type:         protocol.TypeJoined,
+		Room:         m.Room,
+		Self:         protocol.Peer{ID: joined.ID, Name: m.Name},
+		Participants: others,
+		ICEServers:   s.srv.opts.ICEServers,
+	})
+	for _, p := range joined.Others {
+		for _, t := range p.Tracks {
+			s.subscribe(p.ID, t)
+		}
+	}
+	log.Debug("joined", "others", len(others))
+}
+
+// leave leaves the room and closes the peer connection; the socket stays open.
+func (s *session) leave() {
+	if s.peer == nil {
+		return
+	}
+	s.room.Leave(s.id)
+	if err := s.peer.Close(); err != nil {
+		s.log.Debug("close peer", "err", err)
+	}
+	if s.offerTimer != nil {
+		s.offerTimer.Stop()
+	}
+	s.member, s.room, s.peer, s.offerTimer, s.offerDue = nil, nil, nil, nil, nil
+	s.forwarded, s.pending = nil, nil
+	s.log = s.srv.log
+}
+
+func (s *session) handleEvent(item any) {
+	switch e := item.(type) {
+	case roomEvent:
+		if e.m == s.member {
+			s.handleRoomEvent(e.ev)
+		}
+	case peerEvent:
+		if e.m == s.member {
+			s.handlePeerEvent(e.ev)
+		}
+	}
+}
+
+func (s *session) handleRoomEvent(ev rooms.Event) {
+	switch e := ev.(type) {
+	case rooms.ParticipantJoined:
+		s.conn.send(protocol.ParticipantJoined{Type: protocol.TypeParticipantJoined, Participant: participantWire(e.Participant)})
+	case rooms.ParticipantLeft:
+		s.conn.send(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ParticipantID: e.ParticipantID})
+		for _, t := range e.Tracks {
+			s.unsubscribe(t)
+		}
+	case rooms.TrackPublished:
+		s.conn.send(protocol.TrackPublished{Type: protocol.TypeTrackPublished, ParticipantID: e.ParticipantID, Track: trackWire(e.Track)})
+		s.subscribe(e.ParticipantID, e.Track)
+	case rooms.TrackUnpublished:
+		s.conn.send(protocol.TrackUnpublished{Type: protocol.TypeTrackUnpublished, ParticipantID: e.ParticipantID, TrackID: e.Track.ID})
+		s.unsubscribe(e.Track)
+	case rooms.TrackMuted:
+		s.conn.send(protocol.TrackMuted{Type: protocol.TypeTrackMuted, ParticipantID: e.ParticipantID, TrackID: e.TrackID, Muted: e.Muted})
+	case rooms.Chat:
+		s.conn.send(protocol.Chat{
+			Type: protocol.TypeChat,
+			From: protocol.Peer{ID: e.FromID, Name: e.FromName},
+			Text: e.Text,
+			TS:   e.Time.UnixMilli(),
+		})
+	}
+}
+
+func (s *session) handlePeerEvent(ev any) {
+	switch e := ev.(type) {
+	case trackStarted:
+		if _, err := s.room.Publish(s.id, e.t); err != nil {
+			s.fail(err)
+		}
+	case trackEnded:
+		s.room.Unpublish(s.id, e.t)
+	case localCand:
+		s.conn.send(protocol.Candidate{Type: protocol.TypeCandidate, Candidate: candidateWire(e.c)})
+	case peerState:
+		if e.s == webrtc.PeerConnectionStateFailed {
+			s.log.Warn("media connection failed; waiting for the client to restart ICE or leave")
+		}
+	}
+}
+
+// subscribe starts forwarding a published track to this client.
+func (s *session) subscribe(participantID string, t rooms.TrackInfo) {
+	if t.Media == nil {
+		return
+	}
+	s.forwarded[t.Media] = protocol.ForwardedTrack{ParticipantID: participantID, TrackID: t.ID, Kind: t.Kind, Source: t.Source}
+	if s.peer.Subscribe(t.Media) {
+		s.scheduleOffer()
+	}
+}
+
+func (s *session) unsubscribe(t rooms.TrackInfo) {
+	if t.Media == nil {
+		return
+	}
+	delete(s.forwarded, t.Media)
+	if s.peer.Unsubscribe(t.Media) {
+		s.scheduleOffer()
+	}
+}
+
+func participantWire(p rooms.Participant) protocol.Participant {
+	out := protocol.Participant{ID: p.ID, Name: p.Name, Tracks: make([]protocol.Track, 0, len(p.Tracks))}
+	for _, t := range p.Tracks {
+		out.Tracks = append(out.Tracks, trackWire(t))
+	}
+	return out
+}
+
+func trackWire(t rooms.TrackInfo) protocol.Track {
+	return protocol.Track{TrackID: t.ID, Kind: t.Kind, Source: t.Source, Muted: t.Muted}
+}
+
+func candidateWire(c *webrtc.ICECandidateInit) *protocol.ICECandidate {
+	if c == nil {
+		return nil
+	}
+	return &protocol.ICECandidate{
+		Candidate:        c.Candidate,
+		SDPMid:           c.SDPMid,
+		SDPMLineIndex:    c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment,
+	}
+}
+
+// errorFor maps an error to what the client is told: the one place where
+// failures become protocol codes.
+func (srv *Server) errorFor(log *slog.Logger, err error) *protocol.Error {
+	var perr *protocol.Error
+	switch {
+	case errors.As(err, &perr):
+		return perr
+	case errors.Is(err, rooms.ErrNameTaken):
+		return protocol.Errorf(protocol.CodeNameTaken, "that name is already taken in this room")
+	case errors.Is(err, rooms.ErrRoomFull):
+		return protocol.Errorf(protocol.CodeRoomFull, "this room is full")
+	case errors.Is(err, rooms.ErrTooManyTracks):
+		return protocol.Errorf(protocol.CodeBadRequest, "too many tracks (at most %d)", rooms.MaxTracks)
+	}
+	log.Error("request failed", "err", err)
+	return protocol.Errorf(protocol.CodeInternal, "internal server error")
+}

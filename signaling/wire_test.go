@@ -1,0 +1,108 @@
+package signaling_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/confab/confab/internal/protocol"
+)
+
+// rawClient speaks the protocol by hand over a real WebSocket, for tests of
+// the wire rules. It reads only when asked.
+type rawClient struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dialRaw(t *testing.T, baseURL string) *rawClient {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(baseURL, "http") + "/ws"
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	return &rawClient{t: t, ws: ws}
+}
+
+func (c *rawClient) send(frame string) {
+	c.t.Helper()
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *rawClient) sendJSON(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.send(string(b))
+}
+
+// message is a decoded server message.
+type message map[string]any
+
+func (m message) str(key string) string { s, _ := m[key].(string); return s }
+
+// next reads the next server message.
+func (c *rawClient) next() (message, error) {
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	kind, data, err := c.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	if kind != websocket.TextMessage {
+		c.t.Fatalf("server sent a non-text frame")
+	}
+	var m message
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.t.Fatalf("server sent invalid JSON %q: %v", data, err)
+	}
+	return m, nil
+}
+
+// expect reads messages until one of type typ arrives, skipping the types
+// listed in skip; any other message fails the test.
+func (c *rawClient) expect(typ string, skip ...string) message {
+	c.t.Helper()
+	for {
+		m, err := c.next()
+		if err != nil {
+			c.t.Fatalf("waiting for %q: %v", typ, err)
+		}
+		if m.str("type") == typ {
+			return m
+		}
+		skipped := false
+		for _, s := range skip {
+			skipped = skipped || m.str("type") == s
+		}
+		if !skipped {
+			c.t.Fatalf("waiting for %q, got %v", typ, m)
+		}
+	}
+}
+
+func (c *rawClient) expectError(code protocol.Code) message {
+	c.t.Helper()
+	m := c.expect(protocol.TypeError)
+	if m.str("code") != string(code) {
+		c.t.Fatalf("error code = %q (%s), want %q", m.str("code"), m.str("message"), code)
+	}
+	if m.str("message") == "" {
+		c.t.Fatalf("error %q without a message", code)
+	}
+	return m
+}
+
+func (c *rawClient) join(room, name string) message {
+	c.t.Helper()
+	c.sendJSON(protocol.Join{Type: protocol.TypeJoin, Room: room, Name: name})
+	return c.expect(protocol.TypeJoined)
+}
