@@ -125,11 +125,15 @@ func (r *Room) Describe(id string, sources map[string]string) error {
 		r.mu.Unlock()
 		return ErrNotMember
 	}
+	added := 0
 	for trackID := range sources {
-		if _, known := mb.meta[trackID]; !known && len(mb.meta) >= MaxTracks {
-			r.mu.Unlock()
-			return fmt.Errorf("describe %d tracks: %w", len(sources), ErrTooManyTracks)
+		if _, known := mb.meta[trackID]; !known {
+			added++
 		}
+	}
+	if len(mb.meta)+added > MaxTracks {
+		r.mu.Unlock()
+		return fmt.Errorf("describe %d tracks: %w", len(sources), ErrTooManyTracks)
 	}
 	var changed []TrackInfo
 	for trackID, source := range sources {

@@ -130,7 +130,9 @@ func (s *session) handle(req any) {
 	case *protocol.Publish:
 		sources := make(map[string]string, len(m.Tracks))
 		for _, t := range m.Tracks {
-			sources[t.TrackID] = t.Source
+			if t.Source != "" {
+				sources[t.TrackID] = t.Source
+			}
 		}
 		err = s.room.Describe(s.id, sources)
 	case *protocol.Mute:

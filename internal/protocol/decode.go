@@ -213,7 +213,8 @@ func (m *Publish) validate() *Error {
 		if !validTrackID(t.TrackID) {
 			return Errorf(CodeBadRequest, "publish: tracks[%d].trackId must be 1–%d printable characters", i, MaxTrackIDLen)
 		}
-		if !ValidSource(t.Source) {
+		// A missing source is allowed: video is then camera, audio microphone.
+		if t.Source != "" && !ValidSource(t.Source) {
 			return Errorf(CodeBadRequest, "publish: tracks[%d].source must be camera, microphone, screen or screen-audio", i)
 		}
 	}
@@ -254,4 +255,3 @@ func (m *ChatRequest) validate() *Error {
 }
 
 func (m *Leave) validate() *Error { return nil }
-

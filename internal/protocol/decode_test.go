@@ -164,6 +164,8 @@ func TestDecodeRequest(t *testing.T) {
 			}}},
 		{name: "publish empty tracks", frame: `{"type":"publish","tracks":[]}`,
 			want: &Publish{Type: "publish", Tracks: []PublishedTrack{}}},
+		{name: "publish without source", frame: `{"type":"publish","tracks":[{"trackId":"a"}]}`,
+			want: &Publish{Type: "publish", Tracks: []PublishedTrack{{TrackID: "a"}}}},
 		{name: "publish missing tracks", frame: `{"type":"publish"}`, code: CodeBadRequest, msgHas: []string{"tracks"}},
 		{name: "publish null tracks", frame: `{"type":"publish","tracks":null}`, code: CodeBadRequest, msgHas: []string{"tracks"}},
 		{name: "publish tracks object", frame: `{"type":"publish","tracks":{"trackId":"a","source":"camera"}}`, code: CodeBadRequest, msgHas: []string{`"tracks"`, "array"}},

@@ -1,0 +1,128 @@
+package browsertest_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/confab/confab/internal/browsertest"
+	"github.com/confab/confab/internal/testserver"
+)
+
+// joinTabs opens one tab per name and joins them all to room.
+func joinTabs(t *testing.T, b *browsertest.Browser, url, room string, names ...string) []*browsertest.Tab {
+	t.Helper()
+	tabs := make([]*browsertest.Tab, len(names))
+	for i, name := range names {
+		tabs[i] = b.NewTab(t, name, url+"/?room="+room)
+		var ok bool
+		tabs[i].MustEval(fmt.Sprintf(`confab.join(%q, %q)`, room, name), &ok)
+		if !ok {
+			var lastErr any
+			tabs[i].MustEval(`confab.lastError`, &lastErr)
+			t.Fatalf("%s could not join: %v", name, lastErr)
+		}
+	}
+	return tabs
+}
+
+// selfIDs returns each tab's participant id.
+func selfIDs(t *testing.T, tabs []*browsertest.Tab) []string {
+	ids := make([]string, len(tabs))
+	for i, tab := range tabs {
+		tab.MustEval(`confab.selfId`, &ids[i])
+	}
+	return ids
+}
+
+type videoStats map[string]struct {
+	FramesDecoded float64 `json:"framesDecoded"`
+	BytesReceived float64 `json:"bytesReceived"`
+}
+
+// waitDecoding waits until tab decodes video from every participant in from,
+// and keeps decoding (framesDecoded rises between two readings).
+func waitDecoding(t *testing.T, tab *browsertest.Tab, from []string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var first videoStats
+	for {
+		var st videoStats
+		err := tab.Eval(`confab.stats()`, &st)
+		ready := err == nil
+		for _, id := range from {
+			if ready && st[id].FramesDecoded <= 0 {
+				ready = false
+			}
+		}
+		if ready {
+			if first == nil {
+				first = st
+			} else {
+				rising := true
+				for _, id := range from {
+					rising = rising && st[id].FramesDecoded > first[id].FramesDecoded
+				}
+				if rising {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			var state any
+			_ = tab.Eval(`({state: confab.state, tracks: confab.tracks, pc: confab.pc && confab.pc.connectionState, sig: confab.pc && confab.pc.signalingState, errs: confab.negotiationErrors})`, &state)
+			t.Fatalf("%s: not decoding video from %v within %v: stats %v (err %v), state %v", tab.Name, from, timeout, st, err, state)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestBrowserMeeting: three Chromium tabs join through the page and each
+// decodes video from the two others.
+func TestBrowserMeeting(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	b := browsertest.Start(t)
+	tabs := joinTabs(t, b, srv.URL, "meet", "ann", "bob", "cy")
+	ids := selfIDs(t, tabs)
+
+	var wg sync.WaitGroup
+	for i, tab := range tabs {
+		others := make([]string, 0, 2)
+		for j, id := range ids {
+			if j != i {
+				others = append(others, id)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			waitDecoding(t, tab, others, 30*time.Second)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, tab := range tabs {
+		var tiles []string
+		tab.MustEval(`confab.remoteTiles()`, &tiles)
+		if len(tiles) != 2 {
+			t.Errorf("%s shows %d remote tiles, want 2: %v", tab.Name, len(tiles), tiles)
+		}
+	}
+	shot := filepath.Join(os.TempDir(), "confab-meeting-3.png")
+	if err := tabs[0].Screenshot(shot); err != nil {
+		t.Errorf("screenshot: %v", err)
+	} else {
+		t.Logf("screenshot of the meeting: %s", shot)
+	}
+
+	// One leaves: its tile disappears from the others.
+	tabs[2].MustEval(`confab.leave()`, nil)
+	for _, tab := range tabs[:2] {
+		tab.WaitFor(10*time.Second, fmt.Sprintf(`!confab.remoteTiles().includes(%q)`, ids[2]), `confab.remoteTiles()`)
+	}
+}
