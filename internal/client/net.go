@@ -1,0 +1,101 @@
+package client
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/stun/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/confab/confab/internal/protocol"
+)
+
+// WebSocketURL turns a server URL into the URL of its signaling socket:
+// http://h:p becomes ws://h:p/ws and https://h:p becomes wss://h:p/ws. A ws:// or
+// wss:// URL is kept as it is when it has a path, and gets /ws otherwise.
+func WebSocketURL(serverURL string) (string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", fmt.Errorf("parse server URL %q: %w", serverURL, err)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("server URL %q has no host", serverURL)
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/ws"
+	case "https":
+		u.Scheme = "wss"
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/ws"
+	case "ws", "wss":
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/ws"
+		}
+	default:
+		return "", fmt.Errorf("server URL %q: scheme must be http, https, ws or wss", serverURL)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.String(), nil
+}
+
+// isLoopback4 reports whether ip is an IPv4 loopback address (127.0.0.0/8).
+func isLoopback4(ip net.IP) bool {
+	return ip != nil && ip.To4() != nil && ip.IsLoopback()
+}
+
+// loopbackCandidate reports whether an ICE candidate line (with or without its
+// "candidate:" prefix) names an IPv4 loopback address. Unparsable candidates,
+// mDNS host names and every other address are refused.
+func loopbackCandidate(candidate string) bool {
+	value := strings.TrimPrefix(strings.TrimSpace(candidate), "candidate:")
+	if value == "" {
+		return false
+	}
+	c, err := ice.UnmarshalCandidate(value)
+	if err != nil {
+		return false
+	}
+	return isLoopback4(net.ParseIP(c.Address()))
+}
+
+// loopbackICEServers keeps, of the servers handed out in joined, only the URLs
+// whose host is an IPv4 loopback address, and returns the URLs it dropped.
+func loopbackICEServers(servers []protocol.ICEServer) (kept []webrtc.ICEServer, dropped []string) {
+	for _, s := range servers {
+		var urls []string
+		for _, raw := range s.URLs {
+			uri, err := stun.ParseURI(raw)
+			if err != nil || !isLoopback4(net.ParseIP(uri.Host)) {
+				dropped = append(dropped, raw)
+				continue
+			}
+			urls = append(urls, raw)
+		}
+		if len(urls) == 0 {
+			continue
+		}
+		kept = append(kept, webrtc.ICEServer{
+			URLs:           urls,
+			Username:       s.Username,
+			Credential:     s.Credential,
+			CredentialType: webrtc.ICECredentialTypePassword,
+		})
+	}
+	return kept, dropped
+}
+
+// settingEngine confines ICE to IPv4 loopback over UDP, without mDNS.
+func settingEngine(c *Client) webrtc.SettingEngine {
+	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLoggerFactory{log: c.log}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(isLoopback4)
+	se.SetRemoteIPFilter(isLoopback4)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return se
+}
