@@ -69,6 +69,12 @@ type Options struct {
 	// and asks the server to retransmit. Use it for NACK tests.
 	NetworkInterceptors func(*interceptor.Registry) error
 
+	// DisableReplayProtection turns SRTP replay protection off. A packet that
+	// NetworkInterceptors drop has already passed SRTP, so its retransmission
+	// (same SSRC and sequence number) would be discarded as a replay; NACK
+	// tests that drop packets that way need this.
+	DisableReplayProtection bool
+
 	// OnPacket, if set, is called for every RTP packet read from a remote
 	// track, from that track's reading goroutine (so concurrently for different
 	// tracks). The packet and its payload are only valid during the call, and

@@ -97,5 +97,8 @@ func settingEngine(c *Client) webrtc.SettingEngine {
 	se.SetRemoteIPFilter(isLoopback4)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if c.opts.DisableReplayProtection {
+		se.DisableSRTPReplayProtection(true)
+	}
 	return se
 }
