@@ -13,6 +13,7 @@
 //   tracks              latest server offer's {mid: {participantId, trackId, kind, source}}
 //   pc, ws, localStream the RTCPeerConnection, WebSocket and local MediaStream
 //   negotiations        count of completed offer/answer exchanges
+//   collisions          server offers that arrived while our offer was outstanding
 //   negotiationErrors   error strings of failed negotiations
 //   join(room, name)    what the form does; resolves true once joined, else false
 //   leave()             what the Leave button does
@@ -37,6 +38,7 @@
     ws: null,
     localStream: null,
     negotiations: 0,      // completed offer/answer exchanges (page lifetime)
+    collisions: 0,        // server offers that met our own outstanding offer (glare)
     negotiationErrors: [],
     join,
     leave,
@@ -473,6 +475,7 @@
     if (!pc) return;
     // Polite peer: on a collision, setRemoteDescription rolls our offer back.
     const offerCollision = makingOffer || pc.signalingState !== 'stable';
+    if (offerCollision) confab.collisions++;
     confab.tracks = msg.tracks || {};
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
