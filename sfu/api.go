@@ -1,10 +1,12 @@
 package sfu
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -37,6 +39,8 @@ type API struct {
 	api *webrtc.API
 	mux *ice.MultiUDPMuxDefault
 	log *slog.Logger
+
+	peers atomic.Int64 // peers created and not yet closed
 }
 
 // NewAPI builds the media core's API and opens its UDP port. Close releases it.
@@ -64,7 +68,7 @@ func NewAPI(cfg Config) (*API, error) {
 	muxOpts := []ice.UDPMuxFromPortOption{
 		ice.UDPMuxFromPortWithIPFilter(filter),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
-		ice.UDPMuxFromPortWithLogger(pionLogger(log).NewLogger("udpmux")),
+		ice.UDPMuxFromPortWithLogger(LoggerFactory(log).NewLogger("udpmux")),
 	}
 	loopback := wantsLoopback(cfg.IPs)
 	if loopback {
@@ -76,7 +80,7 @@ func NewAPI(cfg Config) (*API, error) {
 	}
 
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLogger(log)
+	se.LoggerFactory = LoggerFactory(log)
 	se.SetICEUDPMux(mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetIPFilter(filter)
@@ -133,6 +137,9 @@ func newInterceptors() (*interceptor.Registry, error) {
 	return registry, nil
 }
 
+// Peers is the number of peers created and not yet closed.
+func (a *API) Peers() int { return int(a.peers.Load()) }
+
 // Addrs returns the local UDP addresses media is received on.
 func (a *API) Addrs() []net.Addr { return a.mux.GetListenAddresses() }
 
@@ -167,35 +174,37 @@ func wantsLoopback(ips []net.IP) bool {
 	return false
 }
 
-// pionLogger routes pion's logs to slog at debug level, warnings and errors at
-// their own level.
-func pionLogger(log *slog.Logger) logging.LoggerFactory {
-	return &slogFactory{log: log}
+// LoggerFactory routes pion's logs to log: trace is dropped, debug and info
+// become Debug, warnings Warn and errors Error. A message is formatted only
+// when its level is enabled, which also matters for correctness: pion passes
+// live structures (a TrackRemote in onTrack) to its debug format strings, and
+// formatting them races with their owners.
+func LoggerFactory(log *slog.Logger) logging.LoggerFactory {
+	return slogFactory{log: log}
 }
 
 type slogFactory struct{ log *slog.Logger }
 
-func (f *slogFactory) NewLogger(scope string) logging.LeveledLogger {
-	return &slogLeveled{log: f.log.With("pion", scope)}
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLeveled{log: f.log.With("pion", scope)}
 }
 
 type slogLeveled struct{ log *slog.Logger }
 
-func (l *slogLeveled) Trace(string)          {}
-func (l *slogLeveled) Tracef(string, ...any) {}
-func (l *slogLeveled) Debug(msg string)      { l.log.Debug(msg) }
-func (l *slogLeveled) Debugf(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...))
-}
-func (l *slogLeveled) Info(msg string) { l.log.Debug(msg) }
-func (l *slogLeveled) Infof(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...))
-}
-func (l *slogLeveled) Warn(msg string) { l.log.Warn(msg) }
-func (l *slogLeveled) Warnf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...))
-}
-func (l *slogLeveled) Error(msg string) { l.log.Error(msg) }
-func (l *slogLeveled) Errorf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...))
+func (l slogLeveled) Trace(string)                      {}
+func (l slogLeveled) Tracef(string, ...any)             {}
+func (l slogLeveled) Debug(msg string)                  { l.log.Debug(msg) }
+func (l slogLeveled) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args) }
+func (l slogLeveled) Info(msg string)                   { l.log.Debug(msg) }
+func (l slogLeveled) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args) }
+func (l slogLeveled) Warn(msg string)                   { l.log.Warn(msg) }
+func (l slogLeveled) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args) }
+func (l slogLeveled) Error(msg string)                  { l.log.Error(msg) }
+func (l slogLeveled) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args) }
+
+func (l slogLeveled) logf(level slog.Level, format string, args []any) {
+	ctx := context.Background()
+	if l.log.Enabled(ctx, level) {
+		l.log.Log(ctx, level, fmt.Sprintf(format, args...))
+	}
 }

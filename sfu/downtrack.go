@@ -14,7 +14,12 @@ import (
 // id, and its stream id is the publisher's participant id, so the subscriber's
 // a=msid names the publisher.
 type DownTrack struct {
-	track *Track
+	track      *Track
+	subscriber string
+
+	// sent and dropped count packets written to the subscriber's transport and
+	// packets dropped because the down track was not bound or not connected.
+	sent, dropped atomic.Uint64
 
 	// binding is set by Bind and cleared by Unbind; the forwarding goroutine
 	// reads it without a lock.
@@ -31,8 +36,24 @@ type binding struct {
 	writer webrtc.TrackLocalWriter
 }
 
-func newDownTrack(t *Track) *DownTrack {
-	return &DownTrack{track: t}
+func newDownTrack(t *Track, subscriber string) *DownTrack {
+	return &DownTrack{track: t, subscriber: subscriber}
+}
+
+// DownTrackStats describes one subscriber's copy of a track.
+type DownTrackStats struct {
+	// Subscriber is the receiving peer's id.
+	Subscriber string
+	// Bound tells whether pion has bound the track to a negotiated sender.
+	Bound bool
+	// Sent and Dropped count packets written to the transport and packets
+	// not written (unbound, or the transport not up yet).
+	Sent, Dropped uint64
+}
+
+// Stats returns the down track's counters.
+func (d *DownTrack) Stats() DownTrackStats {
+	return DownTrackStats{Subscriber: d.subscriber, Bound: d.binding.Load() != nil, Sent: d.sent.Load(), Dropped: d.dropped.Load()}
 }
 
 // Track returns the published track this DownTrack forwards.
@@ -77,6 +98,7 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 func (d *DownTrack) writeRTP(pkt *rtp.Packet) {
 	b := d.binding.Load()
 	if b == nil {
+		d.dropped.Add(1)
 		return
 	}
 	hdr := pkt.Header
@@ -90,7 +112,12 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet) {
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
 	n, err := b.writer.WriteRTP(&hdr, pkt.Payload)
-	if err == nil && n > 0 && !d.started.Load() && d.started.CompareAndSwap(false, true) {
+	if err != nil || n == 0 {
+		d.dropped.Add(1)
+		return
+	}
+	d.sent.Add(1)
+	if !d.started.Load() && d.started.CompareAndSwap(false, true) {
 		d.track.RequestKeyframe()
 	}
 }

@@ -34,14 +34,15 @@ type Peer struct {
 	id      string
 	pc      *webrtc.PeerConnection
 	api     *webrtc.API
+	owner   *API
 	log     *slog.Logger
 	handler PeerHandler
 
 	mu sync.Mutex
 	// subs are the tracks this peer should receive, by published Track.
 	subs map[*Track]*DownTrack
-	// senders are the transceivers the server created to send on, with the
-	// DownTrack each carries now (nil when free for reuse).
+	// senders are the transceivers the server sends on, with the DownTrack
+	// each carries.
 	senders map[*webrtc.RTPTransceiver]*DownTrack
 	// dirty is set when subs differs from what was last offered.
 	dirty  bool
@@ -63,10 +64,12 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
+	a.peers.Add(1)
 	p := &Peer{
 		id:      id,
 		pc:      pc,
 		api:     a.api,
+		owner:   a,
 		log:     log,
 		handler: handler,
 		subs:    make(map[*Track]*DownTrack),
@@ -180,7 +183,7 @@ func (p *Peer) Subscribe(t *Track) bool {
 		return false
 	default:
 	}
-	d := newDownTrack(t)
+	d := newDownTrack(t, p.id)
 	p.subs[t] = d
 	p.dirty = true
 	t.addSubscriber(d)
@@ -227,15 +230,20 @@ func (p *Peer) Offer() (string, map[string]*Track, error) {
 	defer p.mu.Unlock()
 	tracks := make(map[string]*Track, len(p.senders))
 	for tr, d := range p.senders {
-		if d != nil && tr.Mid() != "" {
+		if tr.Mid() != "" {
 			tracks[tr.Mid()] = d.track
 		}
 	}
 	return p.pc.LocalDescription().SDP, tracks, nil
 }
 
-// reconcile removes the senders of dropped subscriptions and adds (or reuses)
-// transceivers for new ones.
+// reconcile removes the senders of dropped subscriptions and adds a
+// transceiver for each new one.
+//
+// A freed transceiver is not reused for a later track: pion, as a receiver,
+// races when a stopped m-line comes back with a new SSRC and may never deliver
+// the new track, so new tracks always get new m-lines. The SDP grows by an
+// inactive m-line per track that has come and gone; browsers handle hundreds.
 func (p *Peer) reconcile() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -245,14 +253,7 @@ func (p *Peer) reconcile() error {
 	p.dirty = false
 
 	active := make(map[*DownTrack]bool, len(p.senders))
-	// A transceiver freed now keeps its m-line until this offer is answered;
-	// putting another track on it at once would only change its msid, which
-	// browsers do not report as a new track.
-	justFreed := make(map[*webrtc.RTPTransceiver]bool)
 	for tr, d := range p.senders {
-		if d == nil {
-			continue
-		}
 		if p.subs[d.track] == d {
 			active[d] = true
 			continue
@@ -260,55 +261,34 @@ func (p *Peer) reconcile() error {
 		if err := p.pc.RemoveTrack(tr.Sender()); err != nil {
 			return fmt.Errorf("remove track %s: %w", d.track.id, err)
 		}
-		p.senders[tr] = nil
-		justFreed[tr] = true
+		delete(p.senders, tr)
 	}
 	for _, d := range p.subs {
 		if active[d] {
 			continue
 		}
-		if err := p.addSender(d, justFreed); err != nil {
+		if err := p.addSender(d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// addSender puts d on a free transceiver of its kind, or on a new one.
-func (p *Peer) addSender(d *DownTrack, skip map[*webrtc.RTPTransceiver]bool) error {
-	var tr *webrtc.RTPTransceiver
-	for free, cur := range p.senders {
-		if cur == nil && !skip[free] && free.Kind() == d.Kind() && free.Sender() == nil &&
-			free.Direction() == webrtc.RTPTransceiverDirectionInactive {
-			tr = free
-			break
-		}
+// addSender puts d on a new send-only transceiver offering only the
+// publisher's codec (the server does not transcode), and starts reading the
+// subscriber's RTCP for it.
+func (p *Peer) addSender(d *DownTrack) error {
+	tr, err := p.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return fmt.Errorf("add transceiver for %s: %w", d.track.id, err)
 	}
-	var sender *webrtc.RTPSender
-	if tr != nil {
-		s, err := p.api.NewRTPSender(d, p.pc.SCTP().Transport())
-		if err != nil {
-			return fmt.Errorf("new sender for %s: %w", d.track.id, err)
-		}
-		if err := tr.SetSender(s, d); err != nil {
-			return fmt.Errorf("reuse transceiver for %s: %w", d.track.id, err)
-		}
-		sender = s
-	} else {
-		var err error
-		tr, err = p.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-		if err != nil {
-			return fmt.Errorf("add transceiver for %s: %w", d.track.id, err)
-		}
-		sender = tr.Sender()
-	}
-	// Offer only the publisher's codec: the server does not transcode.
 	want := webrtc.RTPCodecParameters{RTPCodecCapability: d.track.codec}
 	want.RTCPFeedback = feedbackFor(d.Kind())
 	if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{want}); err != nil {
 		p.log.Debug("codec preference", "track", d.track.id, "err", err)
 	}
 	p.senders[tr] = d
+	sender := tr.Sender()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -356,6 +336,7 @@ func (p *Peer) Close() error {
 
 	err := p.pc.Close()
 	p.wg.Wait()
+	p.owner.peers.Add(-1)
 	if err != nil {
 		return fmt.Errorf("close peer connection: %w", err)
 	}

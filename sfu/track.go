@@ -82,6 +82,16 @@ func (t *Track) Packets() uint64 { return t.packets.Load() }
 // KeyframeRequests is the number of PLIs sent to the publisher.
 func (t *Track) KeyframeRequests() uint64 { return t.keyframeReqs.Load() }
 
+// DownTracks returns the counters of every subscriber's copy of t.
+func (t *Track) DownTracks() []DownTrackStats {
+	subs := *t.subs.Load()
+	out := make([]DownTrackStats, 0, len(subs))
+	for _, d := range subs {
+		out = append(out, d.Stats())
+	}
+	return out
+}
+
 // Subscribers is the number of DownTracks currently fed by t.
 func (t *Track) Subscribers() int { return len(*t.subs.Load()) }
 

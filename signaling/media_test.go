@@ -3,7 +3,9 @@ package signaling_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,14 +238,32 @@ func TestLeaveReleasesEverything(t *testing.T) {
 	wait(t, ctx, "ann receives bob", func(ctx context.Context) error {
 		return ann.WaitRemoteTracks(ctx, hasExactly(map[string]string{bob.Self().ID: "bob"}))
 	})
-	settled := goroutines()
+	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
+		return bob.WaitRemoteTracks(ctx, hasExactly(map[string]string{ann.Self().ID: "ann"}))
+	})
+	settled := ownGoroutines()
 
 	for round := 0; round < 5; round++ {
 		cy := newParticipant(ctx, t, srv, "leave", "cy", client.Options{})
 		cyID := cy.Self().ID
-		wait(t, ctx, "ann receives cy", func(ctx context.Context) error {
-			return ann.WaitRemoteTracks(ctx, hasExactly(map[string]string{bob.Self().ID: "bob", cyID: "cy"}))
-		})
+		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		if err := ann.WaitRemoteTracks(wctx, hasExactly(map[string]string{bob.Self().ID: "bob", cyID: "cy"})); err != nil {
+			for _, p := range srv.Rooms.Room("leave").Participants() {
+				for _, tr := range p.Tracks {
+					t.Logf("server: %s %s packets=%d subs=%+v", p.Name, tr.ID, tr.Media.Packets(), tr.Media.DownTracks())
+				}
+			}
+			for _, tr := range ann.PC().GetTransceivers() {
+				st := ""
+				if r := tr.Receiver(); r != nil && r.Track() != nil {
+					st = fmt.Sprintf("track %s ssrc %d", r.Track().ID(), r.Track().SSRC())
+				}
+				t.Logf("ann transceiver mid=%s kind=%s dir=%s %s", tr.Mid(), tr.Kind(), tr.Direction(), st)
+			}
+			t.Logf("ann is %s", ann.Self().ID)
+			t.Fatalf("round %d: ann receives cy: %v", round, err)
+		}
+		wcancel()
 		if err := cy.Leave(); err != nil {
 			t.Fatalf("cy leave: %v", err)
 		}
@@ -258,22 +278,41 @@ func TestLeaveReleasesEverything(t *testing.T) {
 			return ann.WaitRemoteTracks(ctx, hasExactly(map[string]string{bob.Self().ID: "bob"}))
 		})
 		cy.close()
+		waitFor(t, func() bool { return srv.API.Peers() == 2 })
+		for _, p := range srv.Rooms.Room("leave").Participants() {
+			for _, tr := range p.Tracks {
+				if n := tr.Media.Subscribers(); n != 1 {
+					t.Fatalf("%s's %s still has %d subscribers after cy left", p.Name, tr.ID, n)
+				}
+			}
+		}
 	}
-	// Every goroutine cy's five visits started, on the server and in the
-	// clients, has ended.
+	// Every server goroutine cy's five visits started (sessions, sockets,
+	// peers, forwarding, RTCP readers) has ended. goleak checks the rest of
+	// the process when the package's tests end.
 	deadline := time.Now().Add(10 * time.Second)
-	for n := goroutines(); n > settled; n = goroutines() {
+	for n := ownGoroutines(); n != settled; n = ownGoroutines() {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d after the visits, %d before\n%s", n, settled, buf[:runtime.Stack(buf, true)])
+			t.Fatalf("server goroutines: %d after the visits, %d before\n%s", n, settled, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func goroutines() int {
-	runtime.GC()
-	return runtime.NumGoroutine()
+// ownGoroutines counts the goroutines running Confab's server code (packages
+// sfu and signaling). Pools of the libraries (fasthttp's idle workers, pion's
+// lazily started readers) come and go on their own and are left out.
+func ownGoroutines() int {
+	buf := make([]byte, 8<<20)
+	n := runtime.Stack(buf, true)
+	count := 0
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.Contains(g, "github.com/confab/confab/sfu.") || strings.Contains(g, "github.com/confab/confab/signaling.") {
+			count++
+		}
+	}
+	return count
 }
 
 // dropOnce is an interceptor that drops the first arrival of one video

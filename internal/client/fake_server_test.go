@@ -20,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/sfu"
 )
 
 // fakeServer is a minimal signaling peer for the client's own tests: it
@@ -71,9 +72,9 @@ func newFakeServer(t *testing.T) *fakeServer {
 		t.Fatal(err)
 	}
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLoggerFactory{log: slog.New(slog.DiscardHandler)}
+	se.LoggerFactory = sfu.LoggerFactory(slog.New(slog.DiscardHandler))
 	if opts := testOptions(); opts.Logger != nil {
-		se.LoggerFactory = pionLoggerFactory{log: opts.Logger.With("side", "fake-server")}
+		se.LoggerFactory = sfu.LoggerFactory(opts.Logger.With("side", "fake-server"))
 	}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(isLoopback4)

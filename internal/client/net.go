@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/sfu"
 )
 
 // WebSocketURL turns a server URL into the URL of its signaling socket:
@@ -91,7 +92,7 @@ func loopbackICEServers(servers []protocol.ICEServer) (kept []webrtc.ICEServer, 
 // settingEngine confines ICE to IPv4 loopback over UDP, without mDNS.
 func settingEngine(c *Client) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLoggerFactory{log: c.log}
+	se.LoggerFactory = sfu.LoggerFactory(c.log)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(isLoopback4)
 	se.SetRemoteIPFilter(isLoopback4)
