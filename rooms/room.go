@@ -224,6 +224,8 @@ func (r *Room) Unpublish(id string, media *sfu.Track) {
 		if t.Media == media {
 			removed = t
 			mb.tracks = append(mb.tracks[:i:i], mb.tracks[i+1:]...)
+			// A track id that ended is not held against MaxTracks.
+			delete(mb.meta, t.ID)
 			break
 		}
 	}

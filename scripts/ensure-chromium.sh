@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs Debian's chromium for the browser tests when it is missing.
 set -e
-for b in chromium chromium-browser; do
+if [ -n "${CHROMIUM:-}" ] && [ -x "$CHROMIUM" ]; then exit 0; fi
+for b in chromium chromium-browser google-chrome; do
 	if command -v "$b" >/dev/null 2>&1; then exit 0; fi
 done
 if [ "$(id -u)" != 0 ]; then

@@ -28,6 +28,11 @@ type DownTrack struct {
 	// started is set once the first packet has gone out on a connected
 	// transport; that moment asks the publisher for a keyframe.
 	started atomic.Bool
+
+	// hdr is the header handed to pion for each packet. Only the track's
+	// forwarding goroutine writes packets, so one per down track is enough,
+	// and a header on the stack would escape through the interface call.
+	hdr rtp.Header
 }
 
 type binding struct {
@@ -92,26 +97,27 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// writeRTP forwards one packet with the subscriber's SSRC and payload type.
-// Header extensions are dropped: their ids follow the publisher's negotiation,
-// not the subscriber's, and the ones that matter (transport-cc) are per hop.
-func (d *DownTrack) writeRTP(pkt *rtp.Packet) {
+// writeRTP forwards one packet with the subscriber's SSRC and payload type;
+// payload includes the padding, if any (the P bit stays as it was). Header
+// extensions are dropped: their ids follow the publisher's negotiation, not
+// the subscriber's, and the ones that matter (transport-cc) are per hop.
+func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
 	b := d.binding.Load()
 	if b == nil {
 		d.dropped.Add(1)
 		return
 	}
-	hdr := pkt.Header
+	hdr := &d.hdr
+	*hdr = *src
 	hdr.SSRC = b.ssrc
 	hdr.PayloadType = b.pt
 	hdr.Extension = false
 	hdr.Extensions = nil
-	hdr.Padding = false
 	hdr.PaddingSize = 0
 	// A failed write concerns this subscriber only (its transport is closing);
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
-	n, err := b.writer.WriteRTP(&hdr, pkt.Payload)
+	n, err := b.writer.WriteRTP(hdr, payload)
 	if err != nil || n == 0 {
 		d.dropped.Add(1)
 		return

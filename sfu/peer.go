@@ -127,8 +127,13 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	}()
 }
 
-// Answer applies a remote offer and returns the local answer.
+// Answer applies a remote offer and returns the local answer. An offer pion
+// would reject half-way (it cannot roll back) is refused before it is applied,
+// so the peer stays usable.
 func (p *Peer) Answer(offer string) (string, error) {
+	if err := checkRemoteSDP(offer); err != nil {
+		return "", fmt.Errorf("check offer: %w", err)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("apply offer: %w", err)
 	}
@@ -142,15 +147,29 @@ func (p *Peer) Answer(offer string) (string, error) {
 	return p.pc.LocalDescription().SDP, nil
 }
 
-// SetAnswer applies the remote answer to the server's latest offer.
-func (p *Peer) SetAnswer(answer string) error {
+// SetAnswer applies the remote answer to the server's latest offer. It
+// reports whether the offer is still waiting for an answer: pion leaves some
+// rejected answers applied half-way, and then only a new offer helps
+// (Renegotiate).
+func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
-		return ErrNoNegotiation
+		return false, ErrNoNegotiation
+	}
+	if err := checkRemoteSDP(answer); err != nil {
+		return true, fmt.Errorf("check answer: %w", err)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		return fmt.Errorf("apply answer: %w", err)
+		return p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer, fmt.Errorf("apply answer: %w", err)
 	}
-	return nil
+	return false, nil
+}
+
+// Renegotiate makes NeedsOffer true, so the next offer is made even without a
+// change of subscriptions.
+func (p *Peer) Renegotiate() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dirty = true
 }
 
 // AddCandidate adds a remote ICE candidate.

@@ -159,18 +159,22 @@ func (t *Track) forward() {
 			continue
 		}
 		t.packets.Add(1)
-		if len(pkt.Payload) == 0 {
-			// Padding-only probes are meant for this hop's bandwidth
-			// estimation; subscribers have no use for them.
-			continue
-		}
-		for _, d := range *t.subs.Load() {
-			d.writeRTP(&pkt)
-		}
+		// The payload handed on keeps the padding, so padding-only probes
+		// are forwarded too: dropping them would leave sequence-number gaps
+		// that subscribers NACK in vain.
+		t.fanOut(&pkt.Header, buf[n-len(pkt.Payload)-int(pkt.PaddingSize):n])
 		if t.kfPending.Load() && t.keyframes.due(time.Now()) {
 			t.kfPending.Store(false)
 			t.sendPLI()
 		}
+	}
+}
+
+// fanOut hands one packet to every subscriber. It takes no lock and, in
+// steady state, allocates nothing.
+func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
+	for _, d := range *t.subs.Load() {
+		d.writeRTP(hdr, payload)
 	}
 }
 

@@ -51,10 +51,16 @@ func (s *session) handleAnswer(sdp string) {
 		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "no offer from the server is waiting for an answer"))
 		return
 	}
-	if err := s.peer.SetAnswer(sdp); err != nil {
-		// The offer stays outstanding: a corrected answer is still welcome.
+	if pending, err := s.peer.SetAnswer(sdp); err != nil {
 		s.log.Warn("client answer rejected", "err", err)
 		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your answer: %v", err))
+		if !pending {
+			// pion took the answer half-way: start over with a new offer.
+			s.neg.outstanding = false
+			s.peer.Renegotiate()
+			s.scheduleOffer()
+		}
+		// Otherwise the offer stays outstanding: a corrected answer is welcome.
 		return
 	}
 	s.neg.outstanding = false
@@ -131,7 +137,7 @@ func (s *session) sendOffer() {
 		wire[mid] = info
 	}
 	s.neg.outstanding = true
-	s.conn.send(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: sdp, Tracks: wire})
+	s.conn.send(protocol.ServerOffer{Type: protocol.TypeOffer, SDP: sdp, Tracks: wire})
 }
 
 func defaultSource(kind webrtc.RTPCodecType) string {

@@ -206,8 +206,13 @@ func (s *Server) readLoop(conn *wsConn, sess *session) {
 		req, perr := protocol.DecodeRequest(data)
 		if perr != nil {
 			conn.log.Debug("bad request", "code", perr.Code, "err", perr.Message)
-			conn.sendError(perr)
-			continue
+			if perr.Request != "" && perr.Request != protocol.TypeJoin {
+				// A known request: before joined, not-joined comes first.
+				req = rejected{perr}
+			} else {
+				conn.sendError(perr)
+				continue
+			}
 		}
 		if !sess.submit(req) {
 			return

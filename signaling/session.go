@@ -108,6 +108,10 @@ func (s *session) submit(req any) bool {
 	}
 }
 
+// rejected is a known request that failed validation. The session answers it,
+// because before joining the answer is not-joined whatever the fields were.
+type rejected struct{ err *protocol.Error }
+
 func (s *session) handle(req any) {
 	if join, ok := req.(*protocol.Join); ok {
 		s.join(join)
@@ -119,6 +123,8 @@ func (s *session) handle(req any) {
 	}
 	var err error
 	switch m := req.(type) {
+	case rejected:
+		err = m.err
 	case *protocol.SessionDescription:
 		if m.Type == protocol.TypeOffer {
 			s.handleOffer(m.SDP)

@@ -274,7 +274,7 @@ func (fc *fakeConn) answer(sdp string) error {
 			mid = t.Mid()
 		}
 	}
-	fc.send(protocol.SessionDescription{
+	fc.send(protocol.ServerOffer{
 		Type: protocol.TypeOffer, SDP: fc.pc.LocalDescription().SDP,
 		Tracks: map[string]protocol.ForwardedTrack{
 			mid: {ParticipantID: "p-other", TrackID: "remote-cam", Kind: protocol.KindVideo, Source: protocol.SourceCamera},
@@ -304,7 +304,7 @@ func (fc *fakeConn) collide() {
 		fc.fail(protocol.CodeInternal, err.Error())
 		return
 	}
-	fc.send(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer.SDP, Tracks: map[string]protocol.ForwardedTrack{}})
+	fc.send(protocol.ServerOffer{Type: protocol.TypeOffer, SDP: offer.SDP, Tracks: map[string]protocol.ForwardedTrack{}})
 }
 
 // writeVideo sends a VP8 key frame packet every 30 packets and delta packets

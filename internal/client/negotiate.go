@@ -177,7 +177,7 @@ func (c *Client) handle(sess *session, e *entry) {
 
 // handleOffer answers a server offer and remembers its tracks map.
 func (c *Client) handleOffer(sess *session, raw []byte) error {
-	var m protocol.SessionDescription
+	var m protocol.ServerOffer
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return fmt.Errorf("decode server offer: %w", err)
 	}

@@ -24,6 +24,9 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// Request is the type of the request the error is about, when the frame
+	// named a known type; DecodeRequest sets it.
+	Request string
 }
 
 // Errorf returns an *Error with the given code and a formatted message.

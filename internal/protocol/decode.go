@@ -53,14 +53,21 @@ func DecodeRequest(frame []byte) (any, *Error) {
 		return nil, Errorf(CodeUnknownType, "unknown message type %q", typ)
 	}
 	if err := json.Unmarshal(frame, msg); err != nil {
-		return nil, fieldError(typ, err)
+		perr := fieldError(typ, err)
+		perr.Request = typ
+		return nil, perr
 	}
 	if perr := msg.validate(); perr != nil {
+		perr.Request = typ
 		return nil, perr
 	}
 	switch m := msg.(type) {
 	case *candidateWire:
-		return m.decoded()
+		out, perr := m.decoded()
+		if perr != nil {
+			perr.Request = typ
+		}
+		return out, perr
 	case *muteWire:
 		return &Mute{Type: m.Type, TrackID: m.TrackID, Muted: *m.Muted}, nil
 	}

@@ -103,12 +103,19 @@ type Join struct {
 	Token string `json:"token,omitempty"`
 }
 
-// SessionDescription is an "offer" or an "answer". A server offer also carries
-// Tracks, keyed by mid.
+// SessionDescription is a client "offer" or "answer", or the server's
+// "answer".
 type SessionDescription struct {
+	Type string `json:"type"`
+	SDP  string `json:"sdp"`
+}
+
+// ServerOffer is an "offer" from the server: its Tracks map, keyed by mid, is
+// always present, empty when nothing is forwarded.
+type ServerOffer struct {
 	Type   string                    `json:"type"`
 	SDP    string                    `json:"sdp"`
-	Tracks map[string]ForwardedTrack `json:"tracks,omitempty"`
+	Tracks map[string]ForwardedTrack `json:"tracks"`
 }
 
 // Candidate trickles one ICE candidate; a nil Candidate means end of candidates.
