@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -250,5 +251,25 @@ func TestKeyframeThrottle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWantsKeyframe(t *testing.T) {
+	const mine, other = 1111, 2222
+	cases := []struct {
+		name string
+		pkts []rtcp.Packet
+		want bool
+	}{
+		{"PLI for this track", []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: mine}}, true},
+		{"PLI for another track", []rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: mine}}}, &rtcp.PictureLossIndication{MediaSSRC: other}}, false},
+		{"FIR naming this track", []rtcp.Packet{&rtcp.FullIntraRequest{FIR: []rtcp.FIREntry{{SSRC: other}, {SSRC: mine}}}}, true},
+		{"FIR for another track", []rtcp.Packet{&rtcp.FullIntraRequest{FIR: []rtcp.FIREntry{{SSRC: other}}}}, false},
+		{"NACK only", []rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: mine}}, false},
+	}
+	for _, tc := range cases {
+		if got := wantsKeyframe(tc.pkts, mine); got != tc.want {
+			t.Errorf("%s: wantsKeyframe = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

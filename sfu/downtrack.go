@@ -91,6 +91,14 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	return codec, nil
 }
 
+// ssrc is the SSRC the down track sends with, or 0 before it is bound.
+func (d *DownTrack) ssrc() uint32 {
+	if b := d.binding.Load(); b != nil {
+		return b.ssrc
+	}
+	return 0
+}
+
 // Unbind is called by pion when the sender stops.
 func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	d.binding.Store(nil)

@@ -328,13 +328,31 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 			}
 			return
 		}
-		for _, pkt := range pkts {
-			switch pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.track.RequestKeyframe()
+		if wantsKeyframe(pkts, d.ssrc()) {
+			d.track.RequestKeyframe()
+		}
+	}
+}
+
+// wantsKeyframe reports whether pkts ask the sender of ssrc for a keyframe.
+// pion hands a compound packet to every sender any of its parts is about, so
+// a PLI for another track must not count.
+func wantsKeyframe(pkts []rtcp.Packet, ssrc uint32) bool {
+	for _, pkt := range pkts {
+		switch pkt := pkt.(type) {
+		case *rtcp.PictureLossIndication:
+			if pkt.MediaSSRC == ssrc {
+				return true
+			}
+		case *rtcp.FullIntraRequest:
+			for _, e := range pkt.FIR {
+				if e.SSRC == ssrc {
+					return true
+				}
 			}
 		}
 	}
+	return false
 }
 
 // Close closes the connection, stops forwarding to it, and waits for every

@@ -174,7 +174,7 @@ func (tab *Tab) WaitFor(timeout time.Duration, expr, describe string) {
 func (tab *Tab) Screenshot(path string) error {
 	ctx, cancel := context.WithTimeout(tab.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 means PNG
 	if err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}
