@@ -103,7 +103,8 @@ func NewAPI(cfg Config) (*API, error) {
 
 // newInterceptors chooses the RTCP machinery on purpose:
 //   - NACK generator: asks publishers to retransmit what the server missed;
-//   - NACK responder: answers subscribers' NACKs from a per-track packet cache;
+//   - no NACK responder: subscribers' NACKs are answered from one packet cache
+//     per published track (packetCache), not one copy per subscriber;
 //   - sender and receiver reports, for round-trip times and loss statistics;
 //   - transport-cc feedback toward publishers, so their bandwidth estimation
 //     can ramp up.
@@ -112,10 +113,6 @@ func newInterceptors() (*interceptor.Registry, error) {
 	generator, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("nack generator: %w", err)
-	}
-	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(1024))
-	if err != nil {
-		return nil, fmt.Errorf("nack responder: %w", err)
 	}
 	receiverReports, err := report.NewReceiverInterceptor()
 	if err != nil {
@@ -129,7 +126,6 @@ func newInterceptors() (*interceptor.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport-cc feedback: %w", err)
 	}
-	registry.Add(responder)
 	registry.Add(generator)
 	registry.Add(receiverReports)
 	registry.Add(senderReports)

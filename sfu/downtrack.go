@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -18,8 +19,10 @@ type DownTrack struct {
 	subscriber string
 
 	// sent and dropped count packets written to the subscriber's transport and
-	// packets dropped because the down track was not bound or not connected.
-	sent, dropped atomic.Uint64
+	// packets dropped because the down track was not bound or not connected;
+	// resent and missed count retransmissions made and NACKed packets no
+	// longer cached.
+	sent, dropped, resent, missed atomic.Uint64
 
 	// binding is set by Bind and cleared by Unbind; the forwarding goroutine
 	// reads it without a lock.
@@ -54,11 +57,18 @@ type DownTrackStats struct {
 	// Sent and Dropped count packets written to the transport and packets
 	// not written (unbound, or the transport not up yet).
 	Sent, Dropped uint64
+	// Resent counts retransmissions after NACKs; Missed, NACKed packets that
+	// were no longer cached.
+	Resent, Missed uint64
 }
 
 // Stats returns the down track's counters.
 func (d *DownTrack) Stats() DownTrackStats {
-	return DownTrackStats{Subscriber: d.subscriber, Bound: d.binding.Load() != nil, Sent: d.sent.Load(), Dropped: d.dropped.Load()}
+	return DownTrackStats{
+		Subscriber: d.subscriber, Bound: d.binding.Load() != nil,
+		Sent: d.sent.Load(), Dropped: d.dropped.Load(),
+		Resent: d.resent.Load(), Missed: d.missed.Load(),
+	}
 }
 
 // Track returns the published track this DownTrack forwards.
@@ -133,6 +143,38 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
 	d.sent.Add(1)
 	if !d.started.Load() && d.started.CompareAndSwap(false, true) {
 		d.track.RequestKeyframe()
+	}
+}
+
+// retransmit resends the cached packets a subscriber NACKed, with its SSRC and
+// payload type. It runs on the subscriber's RTCP goroutine, concurrently with
+// forwarding; pion's SRTP stream serializes the writes.
+func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte) {
+	cache := d.track.cache
+	b := d.binding.Load()
+	if cache == nil || b == nil {
+		return
+	}
+	var pkt rtp.Packet
+	for _, pair := range nack.Nacks {
+		pair.Range(func(seq uint16) bool {
+			raw := cache.get(seq, scratch)
+			if raw == nil || pkt.Unmarshal(raw) != nil {
+				d.missed.Add(1)
+				return true
+			}
+			hdr := pkt.Header
+			hdr.SSRC = b.ssrc
+			hdr.PayloadType = b.pt
+			hdr.Extension = false
+			hdr.Extensions = nil
+			hdr.PaddingSize = 0
+			payload := raw[len(raw)-len(pkt.Payload)-int(pkt.PaddingSize):]
+			if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
+				d.resent.Add(1)
+			}
+			return true
+		})
 	}
 }
 

@@ -85,3 +85,32 @@ func BenchmarkFanOut(b *testing.B) {
 		})
 	}
 }
+
+func TestPacketCache(t *testing.T) {
+	var c packetCache
+	scratch := make([]byte, maxPacketSize)
+	if got := c.get(7, scratch); got != nil {
+		t.Fatalf("empty cache returned %v", got)
+	}
+	c.add(7, []byte{1, 2, 3})
+	if got := c.get(7, scratch); string(got) != "\x01\x02\x03" {
+		t.Fatalf("get(7) = %v", got)
+	}
+	// A later packet in the same slot replaces it; the old one is gone.
+	c.add(7+cacheSize, []byte{4})
+	if got := c.get(7, scratch); got != nil {
+		t.Fatalf("evicted packet returned %v", got)
+	}
+	if got := c.get(7+cacheSize, scratch); string(got) != "\x04" {
+		t.Fatalf("get(7+cacheSize) = %v", got)
+	}
+	// Sequence numbers wrap.
+	c.add(65535, []byte{9})
+	c.add(0, []byte{8})
+	if a, b := c.get(65535, scratch), c.get(0, make([]byte, maxPacketSize)); string(a) != "\x09" || string(b) != "\x08" {
+		t.Fatalf("around the wrap: %v %v", a, b)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { c.add(5, scratch[:1200]) }); allocs != 0 {
+		t.Errorf("add allocates %.1f times", allocs)
+	}
+}

@@ -317,9 +317,11 @@ func (p *Peer) addSender(d *DownTrack) error {
 }
 
 // readSenderRTCP reads a subscriber's RTCP for one forwarded track, so the
-// interceptors (NACK responder, reports) see it, and turns PLI and FIR into
-// keyframe requests to the publisher. It ends when the sender stops.
+// interceptors (reports) see it; it turns PLI and FIR into keyframe requests
+// to the publisher and answers NACKs from the track's packet cache. It ends
+// when the sender stops.
 func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
+	scratch := make([]byte, maxPacketSize)
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -328,8 +330,14 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 			}
 			return
 		}
-		if wantsKeyframe(pkts, d.ssrc()) {
+		ssrc := d.ssrc()
+		if wantsKeyframe(pkts, ssrc) {
 			d.track.RequestKeyframe()
+		}
+		for _, pkt := range pkts {
+			if nack, ok := pkt.(*rtcp.TransportLayerNack); ok && nack.MediaSSRC == ssrc {
+				d.retransmit(nack, scratch)
+			}
 		}
 	}
 }

@@ -34,6 +34,10 @@ type Track struct {
 	subs atomic.Pointer[[]*DownTrack]
 	mu   sync.Mutex
 
+	// cache keeps recent video packets for retransmission; nil for audio,
+	// which is not NACKed.
+	cache *packetCache
+
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
 	packets      atomic.Uint64
@@ -56,6 +60,9 @@ func newTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver, pc *webr
 		done:      make(chan struct{}),
 	}
 	t.log = log.With("track", t.id, "kind", t.kind.String(), "codec", t.codec.MimeType)
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		t.cache = &packetCache{}
+	}
 	empty := []*DownTrack{}
 	t.subs.Store(&empty)
 	return t
@@ -159,6 +166,9 @@ func (t *Track) forward() {
 			continue
 		}
 		t.packets.Add(1)
+		if t.cache != nil {
+			t.cache.add(pkt.SequenceNumber, buf[:n])
+		}
 		// The payload handed on keeps the padding, so padding-only probes
 		// are forwarded too: dropping them would leave sequence-number gaps
 		// that subscribers NACK in vain.
