@@ -23,6 +23,8 @@ type Config struct {
 	ICE       ICE       `yaml:"ice"`
 	Rooms     Rooms     `yaml:"rooms"`
 	Signaling Signaling `yaml:"signaling"`
+	Session   Session   `yaml:"session"`
+	Auth      Auth      `yaml:"auth"`
 	Log       Log       `yaml:"log"`
 }
 
@@ -30,7 +32,27 @@ type Config struct {
 type HTTP struct {
 	// Addr is the "host:port" the server listens on.
 	Addr string `yaml:"addr"`
+	// TLS, when its certificate and key are set, makes the server speak
+	// HTTPS and WSS on Addr.
+	TLS TLS `yaml:"tls"`
+	// RedirectAddr, when set with TLS, is a plain-HTTP "host:port" that
+	// redirects every request to HTTPS.
+	RedirectAddr string `yaml:"redirectAddr"`
+	// DrainTimeout is how long a shutdown waits for participants to be told
+	// and closed before the process exits.
+	DrainTimeout time.Duration `yaml:"drainTimeout"`
 }
+
+// TLS names a PEM certificate chain and its private key.
+type TLS struct {
+	// Cert is the path of the PEM certificate chain.
+	Cert string `yaml:"cert"`
+	// Key is the path of the PEM private key.
+	Key string `yaml:"key"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.Cert != "" || t.Key != "" }
 
 // ICE configures how media reaches the server.
 type ICE struct {
@@ -45,6 +67,48 @@ type ICE struct {
 	PublicIPs []string `yaml:"publicIPs"`
 	// Servers are the STUN and TURN servers handed to clients.
 	Servers []ICEServer `yaml:"servers"`
+	// TURN configures relayed media: the embedded TURN server, or an external
+	// coturn sharing Secret.
+	TURN TURN `yaml:"turn"`
+}
+
+// TURN configures TURN relays for clients that cannot reach the media port
+// directly. Credentials follow coturn's use-auth-secret REST scheme: a
+// time-limited username "expiry:participantId" and an HMAC of it.
+type TURN struct {
+	// Embedded starts Confab's own TURN server.
+	Embedded bool `yaml:"embedded"`
+	// UDPPort and TCPPort are the embedded server's ports; -1 disables one.
+	UDPPort int `yaml:"udpPort"`
+	TCPPort int `yaml:"tcpPort"`
+	// Host is the address clients use to reach the TURN server; empty means
+	// the first of ice.publicIPs, else the first of ice.ips, else the host the
+	// client used to reach the HTTP server.
+	Host string `yaml:"host"`
+	// Realm is the TURN realm.
+	Realm string `yaml:"realm"`
+	// Secret is the shared secret credentials are minted with. Required for
+	// an external server; the embedded one generates one when empty.
+	Secret string `yaml:"secret"`
+	// URLs are an external TURN server's URLs (turn: or turns:), handed to
+	// clients with credentials minted from Secret.
+	URLs []string `yaml:"urls"`
+	// TTL is how long minted credentials stay valid.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// Session configures what happens to a participant whose connection drops.
+type Session struct {
+	// ResumeGrace is how long a participant whose WebSocket dropped stays in
+	// its room, media paths kept, waiting to resume.
+	ResumeGrace time.Duration `yaml:"resumeGrace"`
+}
+
+// Auth configures access tokens.
+type Auth struct {
+	// Keys are the HS256 secrets tokens may be signed with. When empty the
+	// server is open: anyone may join any room, and the admin API is off.
+	Keys []string `yaml:"keys"`
 }
 
 // ICEServer is one STUN or TURN server handed to clients, as an RTCIceServer.
@@ -128,6 +192,31 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		return fmt.Errorf("config: http.addr: %q is not host:port: %w", c.HTTP.Addr, err)
 	}
+	if c.HTTP.TLS.Enabled() && (c.HTTP.TLS.Cert == "" || c.HTTP.TLS.Key == "") {
+		return fmt.Errorf("config: http.tls: cert and key go together")
+	}
+	if c.HTTP.RedirectAddr != "" {
+		if !c.HTTP.TLS.Enabled() {
+			return fmt.Errorf("config: http.redirectAddr: needs http.tls")
+		}
+		if _, _, err := net.SplitHostPort(c.HTTP.RedirectAddr); err != nil {
+			return fmt.Errorf("config: http.redirectAddr: %q is not host:port: %w", c.HTTP.RedirectAddr, err)
+		}
+	}
+	if c.HTTP.DrainTimeout <= 0 || c.HTTP.DrainTimeout > 10*time.Minute {
+		return fmt.Errorf("config: http.drainTimeout: %v is out of range (0, 10m]", c.HTTP.DrainTimeout)
+	}
+	if err := c.ICE.TURN.validate(); err != nil {
+		return err
+	}
+	if g := c.Session.ResumeGrace; g < 0 || g > time.Hour {
+		return fmt.Errorf("config: session.resumeGrace: %v is out of range 0–1h", g)
+	}
+	for i, k := range c.Auth.Keys {
+		if len(k) < 16 {
+			return fmt.Errorf("config: auth.keys[%d]: a key needs at least 16 characters", i)
+		}
+	}
 	if p := c.ICE.UDPPort; p < 0 || p > 65535 {
 		return fmt.Errorf("config: ice.udpPort: %d is out of range 0–65535", p)
 	}
@@ -179,6 +268,35 @@ func (c *Config) Validate() error {
 
 // validateIPs checks that every entry of the list at key is a plain unicast IP
 // address.
+func (t TURN) validate() error {
+	for _, p := range []struct {
+		key  string
+		port int
+	}{{"ice.turn.udpPort", t.UDPPort}, {"ice.turn.tcpPort", t.TCPPort}} {
+		if p.port < -1 || p.port > 65535 {
+			return fmt.Errorf("config: %s: %d is out of range -1–65535", p.key, p.port)
+		}
+	}
+	if t.Embedded && len(t.URLs) > 0 {
+		return fmt.Errorf("config: ice.turn: embedded and urls exclude each other")
+	}
+	if len(t.URLs) > 0 && t.Secret == "" {
+		return fmt.Errorf("config: ice.turn.secret: required with ice.turn.urls")
+	}
+	for i, u := range t.URLs {
+		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			return fmt.Errorf("config: ice.turn.urls[%d]: %q is not a turn: or turns: URL", i, u)
+		}
+	}
+	if t.TTL < time.Minute || t.TTL > 30*24*time.Hour {
+		return fmt.Errorf("config: ice.turn.ttl: %v is out of range 1m–720h", t.TTL)
+	}
+	if t.Realm == "" {
+		return fmt.Errorf("config: ice.turn.realm: must not be empty")
+	}
+	return nil
+}
+
 func validateIPs(key string, ips []string) error {
 	for _, s := range ips {
 		a, err := netip.ParseAddr(s)

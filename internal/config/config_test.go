@@ -18,13 +18,16 @@ import (
 // documented is the configuration configs/confab.yaml documents.
 func documented() *Config {
 	return &Config{
-		HTTP: HTTP{Addr: ":8080"},
+		HTTP: HTTP{Addr: ":8080", DrainTimeout: 10 * time.Second},
 		ICE: ICE{
 			UDPPort:   50000,
 			IPs:       []string{},
 			PublicIPs: []string{},
 			Servers:   []ICEServer{},
+			TURN:      TURN{UDPPort: 3478, TCPPort: 3478, Realm: "confab", URLs: []string{}, TTL: 24 * time.Hour},
 		},
+		Session: Session{ResumeGrace: 20 * time.Second},
+		Auth:    Auth{Keys: []string{}},
 		Rooms: Rooms{MaxParticipants: 100},
 		Signaling: Signaling{
 			RateLimit:    50,
@@ -178,6 +181,11 @@ func TestLoadEnv(t *testing.T) {
 		{"CONFAB_SIGNALING_RATE_LIMIT", "0.5", func(c *Config) { c.Signaling.RateLimit = 0.5 }},
 		{"CONFAB_LOG_LEVEL", "warn", func(c *Config) { c.Log.Level = "warn" }},
 		{"CONFAB_LOG_FORMAT", "json", func(c *Config) { c.Log.Format = "json" }},
+		{"CONFAB_TURN_EMBEDDED", "true", func(c *Config) { c.ICE.TURN.Embedded = true }},
+		{"CONFAB_TURN_SECRET", "s3cret", func(c *Config) { c.ICE.TURN.Secret = "s3cret" }},
+		{"CONFAB_AUTH_KEYS", "0123456789abcdef,fedcba9876543210", func(c *Config) {
+			c.Auth.Keys = []string{"0123456789abcdef", "fedcba9876543210"}
+		}},
 		{"CONFAB_UNRELATED", "x", func(*Config) {}},
 	}
 	for _, tt := range tests {
@@ -192,6 +200,18 @@ func TestLoadEnv(t *testing.T) {
 				t.Errorf("Load = %+v\nwant %+v", got, want)
 			}
 		})
+	}
+}
+
+func TestLoadEnvTLS(t *testing.T) {
+	got, err := Load("", env(map[string]string{
+		"CONFAB_HTTP_TLS_CERT": "/c.pem", "CONFAB_HTTP_TLS_KEY": "/k.pem", "CONFAB_HTTP_REDIRECT_ADDR": ":80",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.HTTP.TLS != (TLS{Cert: "/c.pem", Key: "/k.pem"}) || got.HTTP.RedirectAddr != ":80" || !got.HTTP.TLS.Enabled() {
+		t.Fatalf("http = %+v", got.HTTP)
 	}
 }
 
@@ -265,7 +285,19 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad log level", file: "log:\n  level: verbose\n", want: `config: log.level: "verbose" is not one of debug, info, warn, error`},
 		{name: "bad log format", file: "log:\n  format: xml\n", want: `config: log.format: "xml" is not one of text, json`},
 
+		{name: "tls cert without key", file: "http:\n  tls:\n    cert: /c.pem\n", want: "config: http.tls: cert and key go together"},
+		{name: "redirect without tls", file: "http:\n  redirectAddr: \":80\"\n", want: "config: http.redirectAddr: needs http.tls"},
+		{name: "drainTimeout 0", file: "http:\n  drainTimeout: 0s\n", want: "config: http.drainTimeout: 0s is out of range"},
+		{name: "embedded not a bool", file: "ice:\n  turn:\n    embedded: yes please\n", want: `config: ice.turn.embedded: "yes please" is not true or false`},
+		{name: "turn port 70000", file: "ice:\n  turn:\n    udpPort: 70000\n", want: "config: ice.turn.udpPort: 70000 is out of range -1–65535"},
+		{name: "turn urls without secret", file: "ice:\n  turn:\n    urls: [turn:t.example:3478]\n", want: "config: ice.turn.secret: required with ice.turn.urls"},
+		{name: "turn bad url", file: "ice:\n  turn:\n    secret: s\n    urls: [stun:t.example]\n", want: `config: ice.turn.urls[0]: "stun:t.example" is not a turn: or turns: URL`},
+		{name: "turn ttl short", file: "ice:\n  turn:\n    ttl: 10s\n", want: "config: ice.turn.ttl: 10s is out of range"},
+		{name: "resumeGrace negative", file: "session:\n  resumeGrace: -1s\n", want: "config: session.resumeGrace: -1s is out of range"},
+		{name: "short auth key", file: "auth:\n  keys: [short]\n", want: "config: auth.keys[0]: a key needs at least 16 characters"},
+
 		// Environment.
+		{name: "env turn embedded", env: map[string]string{"CONFAB_TURN_EMBEDDED": "maybe"}, want: `config: env CONFAB_TURN_EMBEDDED: "maybe" is not true or false`},
 		{name: "env port not a number", env: map[string]string{"CONFAB_ICE_UDP_PORT": "abc"}, want: `config: env CONFAB_ICE_UDP_PORT: "abc" is not a number`, is: strconv.ErrSyntax},
 		{name: "env port huge", env: map[string]string{"CONFAB_ICE_UDP_PORT": "99999999999999999999"}, want: `config: env CONFAB_ICE_UDP_PORT: "99999999999999999999" is out of range`, is: strconv.ErrRange},
 		{name: "env port 70000", env: map[string]string{"CONFAB_ICE_UDP_PORT": "70000"}, want: "config: ice.udpPort: 70000 is out of range 0–65535"},

@@ -91,6 +91,12 @@ func apply(dst reflect.Value, n *yaml.Node, path string) error {
 			return wrongType(path, n, "an integer")
 		}
 		dst.SetInt(int64(v))
+	case reflect.Bool:
+		var v bool
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+			return wrongType(path, n, "true or false")
+		}
+		dst.SetBool(v)
 	case reflect.Float64:
 		var v float64
 		if tag := n.ShortTag(); n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&v) != nil {

@@ -15,9 +15,16 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		set  func(v string) error
 	}{
 		{"CONFAB_HTTP_ADDR", func(v string) error { c.HTTP.Addr = v; return nil }},
+		{"CONFAB_HTTP_TLS_CERT", func(v string) error { c.HTTP.TLS.Cert = v; return nil }},
+		{"CONFAB_HTTP_TLS_KEY", func(v string) error { c.HTTP.TLS.Key = v; return nil }},
+		{"CONFAB_HTTP_REDIRECT_ADDR", func(v string) error { c.HTTP.RedirectAddr = v; return nil }},
 		{"CONFAB_ICE_UDP_PORT", func(v string) error { return parseInt(v, &c.ICE.UDPPort) }},
 		{"CONFAB_ICE_IPS", func(v string) error { c.ICE.IPs = splitList(v); return nil }},
 		{"CONFAB_ICE_PUBLIC_IPS", func(v string) error { c.ICE.PublicIPs = splitList(v); return nil }},
+		{"CONFAB_TURN_EMBEDDED", func(v string) error { return parseBool(v, &c.ICE.TURN.Embedded) }},
+		{"CONFAB_TURN_SECRET", func(v string) error { c.ICE.TURN.Secret = v; return nil }},
+		{"CONFAB_TURN_URLS", func(v string) error { c.ICE.TURN.URLs = splitList(v); return nil }},
+		{"CONFAB_AUTH_KEYS", func(v string) error { c.Auth.Keys = splitList(v); return nil }},
 		{"CONFAB_ROOMS_MAX_PARTICIPANTS", func(v string) error { return parseInt(v, &c.Rooms.MaxParticipants) }},
 		{"CONFAB_SIGNALING_RATE_LIMIT", func(v string) error { return parseFloat(v, &c.Signaling.RateLimit) }},
 		{"CONFAB_LOG_LEVEL", func(v string) error { c.Log.Level = v; return nil }},
@@ -53,6 +60,15 @@ func parseInt(v string, dst *int) error {
 		return numberError(v, err)
 	}
 	*dst = n
+	return nil
+}
+
+func parseBool(v string, dst *bool) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false: %w", v, err)
+	}
+	*dst = b
 	return nil
 }
 
