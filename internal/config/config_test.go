@@ -28,7 +28,7 @@ func documented() *Config {
 		},
 		Session: Session{ResumeGrace: 20 * time.Second},
 		Auth:    Auth{Keys: []string{}},
-		Rooms: Rooms{MaxParticipants: 100},
+		Rooms:   Rooms{MaxParticipants: 100},
 		Signaling: Signaling{
 			RateLimit:    50,
 			RateBurst:    200,
