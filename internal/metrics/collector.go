@@ -1,0 +1,80 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// snapshotMetric describes one metric taken from a Snapshot.
+type snapshotMetric struct {
+	desc      *prometheus.Desc
+	valueType prometheus.ValueType
+	value     func(Snapshot) float64
+}
+
+// snapshotCollector turns one Snapshot per scrape into Prometheus metrics,
+// so the media path keeps its cheap atomic counters and Prometheus costs
+// nothing between scrapes.
+type snapshotCollector struct {
+	src     Source
+	metrics []snapshotMetric
+}
+
+func newSnapshotCollector(src Source) *snapshotCollector {
+	gauge := func(name, help string, v func(Snapshot) int) snapshotMetric {
+		return snapshotMetric{
+			desc:      prometheus.NewDesc(name, help, nil, nil),
+			valueType: prometheus.GaugeValue,
+			value:     func(s Snapshot) float64 { return float64(v(s)) },
+		}
+	}
+	counter := func(name, help string, v func(Snapshot) uint64) snapshotMetric {
+		return snapshotMetric{
+			desc:      prometheus.NewDesc(name, help, nil, nil),
+			valueType: prometheus.CounterValue,
+			value:     func(s Snapshot) float64 { return float64(v(s)) },
+		}
+	}
+	return &snapshotCollector{
+		src: src,
+		metrics: []snapshotMetric{
+			gauge("confab_rooms", "Rooms that currently exist.",
+				func(s Snapshot) int { return s.Rooms }),
+			gauge("confab_participants", "Participants currently joined, across all rooms.",
+				func(s Snapshot) int { return s.Participants }),
+			gauge("confab_published_tracks", "Tracks currently published to the server.",
+				func(s Snapshot) int { return s.PublishedTracks }),
+			gauge("confab_forwarded_tracks", "Tracks currently forwarded to subscribers, one per (track, subscriber) pair.",
+				func(s Snapshot) int { return s.ForwardedTracks }),
+			counter("confab_rtp_packets_received_total", "RTP packets received from publishers.",
+				func(s Snapshot) uint64 { return s.PacketsIn }),
+			counter("confab_rtp_bytes_received_total", "RTP bytes received from publishers.",
+				func(s Snapshot) uint64 { return s.BytesIn }),
+			counter("confab_rtp_packets_sent_total", "RTP packets sent to subscribers, retransmissions included.",
+				func(s Snapshot) uint64 { return s.PacketsOut }),
+			counter("confab_rtp_bytes_sent_total", "RTP bytes sent to subscribers, retransmissions included.",
+				func(s Snapshot) uint64 { return s.BytesOut }),
+			counter("confab_nacks_received_total", "RTCP NACKs received from subscribers.",
+				func(s Snapshot) uint64 { return s.NACKsReceived }),
+			counter("confab_nacks_sent_total", "RTCP NACKs sent to publishers.",
+				func(s Snapshot) uint64 { return s.NACKsSent }),
+			counter("confab_retransmissions_total", "RTP packets resent to subscribers in answer to NACKs.",
+				func(s Snapshot) uint64 { return s.Retransmissions }),
+			counter("confab_plis_sent_total", "RTCP PLIs (keyframe requests) sent to publishers.",
+				func(s Snapshot) uint64 { return s.PLIsSent }),
+		},
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.metrics {
+		ch <- m.desc
+	}
+}
+
+// Collect implements prometheus.Collector, reading the Source once so that
+// every metric of a scrape comes from the same moment.
+func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Snapshot()
+	for _, m := range c.metrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.valueType, m.value(s))
+	}
+}
