@@ -184,9 +184,12 @@ func (c *Client) handleOffer(sess *session, raw []byte) error {
 	c.mu.Lock()
 	switch {
 	case sess.neg == negClientOffer:
+		// Err must report the glare by the time Offer returns it, so record
+		// it before finishing the offer (which wakes Offer), not afterwards.
+		c.setAsyncErrLocked(fmt.Errorf("server offer: %w", ErrGlare))
 		c.finishOfferLocked(sess, true, ErrGlare)
 		c.mu.Unlock()
-		return fmt.Errorf("server offer: %w", ErrGlare)
+		return nil // reported above
 	case sess.broken != nil:
 		c.mu.Unlock()
 		return nil // reported when it broke
