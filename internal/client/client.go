@@ -92,6 +92,22 @@ type Options struct {
 	// StreamID is the MediaStream id of the local tracks (the stream id of
 	// their a=msid); empty picks a random one.
 	StreamID string
+
+	// LightInterceptors replaces pion's default interceptors with the few a
+	// load generator needs: the NACK generator and responder, RTCP sender and
+	// receiver reports, and transport-cc sequence numbers on sent packets (so
+	// the server still generates transport-cc feedback, as for a browser). It
+	// leaves out the stats interceptor and transport-cc feedback for received
+	// packets, which cost a lock and some work per received packet.
+	// NetworkInterceptors and Interceptors are placed around them as around
+	// the defaults.
+	LightInterceptors bool
+
+	// CountOnly makes remote tracks count packets and bytes only: SeqCount,
+	// LastSeq, LastPayloads and Keyframes are not kept (they read 0, false and
+	// nothing). It saves a lock, a 64 KiB table per track and a payload copy
+	// per packet, for clients that do their own accounting in OnPacket.
+	CountOnly bool
 }
 
 // Message is one server message as received.

@@ -172,6 +172,12 @@ func (rt *RemoteTrack) record(pkt *rtp.Packet) {
 	rt.packets.Add(1) // last: a waiter that sees the count sees the rest
 }
 
+// count accounts for one packet when Options.CountOnly is set.
+func (rt *RemoteTrack) count(pkt *rtp.Packet) {
+	rt.bytes.Add(uint64(len(pkt.Payload)))
+	rt.packets.Add(1)
+}
+
 // RemoteTracks returns the tracks currently forwarded to the client, in order
 // of arrival. A track leaves the list when its reading ends or when a server
 // offer no longer lists its mid.
@@ -276,7 +282,11 @@ func (c *Client) readRemoteRTP(sess *session, rt *RemoteTrack) {
 			c.log.Debug("bad RTP from server", "track", rt.TrackID, "err", err)
 			continue
 		}
-		rt.record(&pkt)
+		if c.opts.CountOnly {
+			rt.count(&pkt)
+		} else {
+			rt.record(&pkt)
+		}
 		if f := c.opts.OnPacket; f != nil {
 			f(rt, &pkt)
 		}
@@ -307,13 +317,14 @@ func (s *session) pruneLocked() {
 
 // isKeyframeStart reports whether an RTP payload begins a keyframe.
 func isKeyframeStart(mime string, payload []byte) bool {
-	switch strings.ToLower(mime) {
-	case strings.ToLower(webrtc.MimeTypeVP8):
+	// EqualFold, not ToLower: this runs for every packet and must not allocate.
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
 		var vp8 codecs.VP8Packet
 		frame, err := vp8.Unmarshal(payload)
 		// The P bit of the VP8 frame header is 0 for a key frame (RFC 6386 9.1).
 		return err == nil && vp8.S == 1 && vp8.PID == 0 && len(frame) > 0 && frame[0]&0x01 == 0
-	case strings.ToLower(webrtc.MimeTypeH264):
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
 		return h264HasIDR(payload)
 	}
 	return false

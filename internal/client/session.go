@@ -188,7 +188,11 @@ func (c *Client) newSession(servers []protocol.ICEServer) (*session, error) {
 			return nil, fmt.Errorf("network interceptors: %w", err)
 		}
 	}
-	if err := webrtc.RegisterDefaultInterceptors(m, registry); err != nil {
+	if c.opts.LightInterceptors {
+		if err := registerLightInterceptors(m, registry); err != nil {
+			return nil, err
+		}
+	} else if err := webrtc.RegisterDefaultInterceptors(m, registry); err != nil {
 		return nil, fmt.Errorf("register default interceptors: %w", err)
 	}
 	if f := c.opts.Interceptors; f != nil {
@@ -219,6 +223,21 @@ func (c *Client) newSession(servers []protocol.ICEServer) (*session, error) {
 		c.notify()
 	})
 	return sess, nil
+}
+
+// registerLightInterceptors registers the interceptors of
+// Options.LightInterceptors.
+func registerLightInterceptors(m *webrtc.MediaEngine, registry *interceptor.Registry) error {
+	if err := webrtc.ConfigureNack(m, registry); err != nil {
+		return fmt.Errorf("register NACK interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
+		return fmt.Errorf("register RTCP report interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, registry); err != nil {
+		return fmt.Errorf("register transport-cc sequence numbers: %w", err)
+	}
+	return nil
 }
 
 // prepareEmptyOffer gives a viewer's first offer something to carry.
