@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -45,6 +46,7 @@ type wsConn struct {
 	stopOnce   sync.Once
 	writerDone chan struct{}
 	killOnce   sync.Once
+	killed     atomic.Bool
 }
 
 func newWSConn(ws *websocket.Conn, log *slog.Logger, opts *Options) *wsConn {
@@ -79,10 +81,38 @@ func (c *wsConn) enqueue(o outbound) {
 	}
 }
 
-// kill closes the socket at once; the reader and writer then fail and end.
+// kill ends the connection at once: the reader and writer fail and end.
+//
+// Closing the socket is not enough: fasthttp's hijacked connection ignores
+// Close (it closes the socket itself once the handler returns), so kill sets
+// deadlines in the past. The flag keeps the reader from re-arming its
+// deadline afterwards (see armReadDeadline).
 func (c *wsConn) kill() {
-	c.killOnce.Do(func() { _ = c.ws.Close() })
+	c.killOnce.Do(func() {
+		c.killed.Store(true)
+		// On the socket itself: the websocket's own write deadline belongs
+		// to the writer goroutine.
+		past := time.Unix(1, 0)
+		_ = c.ws.NetConn().SetReadDeadline(past)
+		_ = c.ws.NetConn().SetWriteDeadline(past)
+		_ = c.ws.Close()
+	})
 }
+
+// armReadDeadline gives the peer pongTimeout more to say something, unless
+// the connection was killed. kill sets the flag before its deadline, and this
+// checks the flag after setting its own, so one of the two always wins
+// with the past deadline.
+func (c *wsConn) armReadDeadline() error {
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.pongTimeout))
+	if c.killed.Load() {
+		_ = c.ws.SetReadDeadline(time.Unix(1, 0))
+		return errKilled
+	}
+	return nil
+}
+
+var errKilled = errors.New("connection killed")
 
 // stopWriter ends writeLoop and waits for it.
 func (c *wsConn) stopWriter() {
@@ -101,6 +131,9 @@ func (c *wsConn) writeLoop() {
 		case <-c.stop:
 			return
 		case o := <-c.queue:
+			if c.killed.Load() {
+				return
+			}
 			if o.closeCode != 0 {
 				msg := websocket.FormatCloseMessage(o.closeCode, o.closeText)
 				if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeTimeout)); err != nil {
@@ -128,7 +161,9 @@ func (c *wsConn) writeLoop() {
 // oversized frame is answered with "too-large" and a 1009 close, the rest of it
 // is read so the client sees the error, and errTooLarge is returned.
 func (c *wsConn) readFrame() (int, []byte, error) {
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.pongTimeout))
+	if err := c.armReadDeadline(); err != nil {
+		return 0, nil, err
+	}
 	kind, r, err := c.ws.NextReader()
 	if err != nil {
 		return 0, nil, err
@@ -145,6 +180,17 @@ func (c *wsConn) readFrame() (int, []byte, error) {
 }
 
 var errTooLarge = errors.New("frame too large")
+
+// closeGracefully queues a close frame after what is queued, waits a little
+// for the writer to send it, then closes the socket, which ends the reader.
+func (c *wsConn) closeGracefully(code int, text string) {
+	c.enqueue(outbound{closeCode: code, closeText: text})
+	select {
+	case <-c.writerDone:
+	case <-time.After(closeGrace):
+	}
+	c.kill()
+}
 
 func (c *wsConn) tooLarge(rest io.Reader) {
 	c.log.Warn("inbound frame over the limit, closing", "limit", protocol.MaxFrameSize)

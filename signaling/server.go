@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -79,6 +80,10 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// draining is set when shutdown begins: /readyz fails and joins are
+	// refused.
+	draining atomic.Bool
+
 	mu     sync.Mutex
 	closed bool
 	conns  sync.WaitGroup
@@ -95,6 +100,15 @@ func New(opts Options) (*Server, error) {
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "confab",
+	})
+	s.app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.SendString("ok\n")
+	})
+	s.app.Get("/readyz", func(c *fiber.Ctx) error {
+		if s.draining.Load() {
+			return c.Status(fiber.StatusServiceUnavailable).SendString("draining\n")
+		}
+		return c.SendString("ready\n")
 	})
 	s.app.Get("/ws", func(c *fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {
@@ -118,12 +132,24 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting connections, ends every session (participants leave
-// their rooms, peer connections close) and waits for them, or for ctx.
+// Drain begins a shutdown: /readyz turns false and joins are refused with
+// shutting-down, while the participants already in rooms carry on.
+func (s *Server) Drain() {
+	if !s.draining.Swap(true) {
+		s.log.Info("draining: refusing new joins")
+	}
+}
+
+// Shutdown drains the server and ends it: every connection is told
+// shutting-down and closed (its participant leaves, its peer connection
+// closes), and Shutdown waits for all of them, or for ctx. Then the HTTP
+// server stops.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.Drain()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.log.Info("closing every connection")
 	s.cancel()
 	err := s.app.ShutdownWithContext(ctx)
 	done := make(chan struct{})
@@ -158,18 +184,14 @@ func (s *Server) serveConn(c *websocket.Conn) {
 	conn := newWSConn(c.Conn, log, &s.opts)
 	sess := newSession(s, conn, log)
 	ctx, cancel := context.WithCancel(s.ctx)
-	stopKill := context.AfterFunc(ctx, conn.kill)
 
 	go conn.writeLoop()
 	go sess.run(ctx)
 
-	c.SetPongHandler(func(string) error {
-		return c.SetReadDeadline(time.Now().Add(s.opts.PongTimeout))
-	})
+	c.SetPongHandler(func(string) error { return conn.armReadDeadline() })
 	s.readLoop(conn, sess)
 
 	cancel()
-	stopKill()
 	<-sess.done
 	conn.stopWriter()
 	log.Debug("connection closed")
@@ -183,7 +205,7 @@ func (s *Server) readLoop(conn *wsConn, sess *session) {
 	for {
 		kind, data, err := conn.readFrame()
 		if err != nil {
-			if !errors.Is(err, errTooLarge) && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+			if !errors.Is(err, errTooLarge) && !errors.Is(err, errKilled) && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
 				conn.log.Debug("read ended", "err", err)
 			}
 			return

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confab/confab/internal/protocol"
@@ -77,13 +78,19 @@ func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 	}
 }
 
-// run is the session's loop. It ends when ctx is cancelled, leaving the room.
+// run is the session's loop. It ends when ctx is cancelled, leaving the room;
+// when the server is shutting down it tells the client and closes the socket.
 func (s *session) run(ctx context.Context) {
 	defer close(s.done)
 	defer s.leave()
 	for {
 		select {
 		case <-ctx.Done():
+			if s.srv.draining.Load() {
+				s.leave()
+				s.conn.sendError(protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down"))
+				s.conn.closeGracefully(websocket.CloseGoingAway, "server shutting down")
+			}
 			return
 		case req := <-s.in:
 			s.handle(req)
@@ -162,6 +169,10 @@ func (s *session) fail(err error) {
 }
 
 func (s *session) join(m *protocol.Join) {
+	if s.srv.draining.Load() {
+		s.conn.sendError(protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down; try again later"))
+		return
+	}
 	if s.peer != nil {
 		s.conn.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "this connection has joined room %q already; send leave first", s.room.Name()))
 		return

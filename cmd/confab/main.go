@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/confab/confab/internal/config"
 	"github.com/confab/confab/internal/protocol"
@@ -26,9 +25,6 @@ import (
 	"github.com/confab/confab/sfu"
 	"github.com/confab/confab/signaling"
 )
-
-// shutdownTimeout bounds a graceful stop.
-const shutdownTimeout = 10 * time.Second
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
@@ -110,8 +106,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	log.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.DrainTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	if serr := <-served; serr != nil && !errors.Is(serr, net.ErrClosed) && err == nil {

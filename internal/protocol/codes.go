@@ -16,6 +16,10 @@ const (
 	CodeRateLimited       Code = "rate-limited"
 	CodeNegotiationFailed Code = "negotiation-failed"
 	CodeInternal          Code = "internal"
+
+	// CodeShuttingDown extends the contract: the server is shutting down; it
+	// refuses joins and closes every connection after sending it.
+	CodeShuttingDown Code = "shutting-down"
 )
 
 // Error is a failure to report to the client as an "error" message. Its Message is

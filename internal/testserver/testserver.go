@@ -24,6 +24,8 @@ type Server struct {
 	// Rooms and API are the server's own, for assertions.
 	Rooms *rooms.Manager
 	API   *sfu.API
+	// Signaling is the server itself, for tests of draining and shutdown.
+	Signaling *signaling.Server
 }
 
 // Options adjust a test server.
@@ -87,5 +89,5 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Errorf("close media: %v", err)
 		}
 	})
-	return &Server{URL: "http://" + ln.Addr().String(), Rooms: mgr, API: api}
+	return &Server{URL: "http://" + ln.Addr().String(), Rooms: mgr, API: api, Signaling: srv}
 }
