@@ -6,13 +6,17 @@ BIN       := bin/confab
 PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all run build test test-go deps bench lint fmt vet clean
+.PHONY: all run cert build test test-go deps bench lint fmt vet clean
 
 all: build
 
 ## run: start the server with its embedded defaults (http://localhost:8080)
 run:
 	$(GO) run ./cmd/confab
+
+## cert: write a self-signed certificate for trials on a LAN (HOST=192.168.1.10)
+cert:
+	$(GO) run ./cmd/confab cert -host "$(HOST)" -out .
 
 ## build: build bin/confab
 build:

@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
+	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
@@ -29,7 +30,9 @@ type Options struct {
 	Rooms *rooms.Manager
 	// ICEServers are handed to clients in "joined".
 	ICEServers []protocol.ICEServer
-	Logger     *slog.Logger
+	// Auth verifies access tokens; nil or without keys means open mode.
+	Auth   *auth.Verifier
+	Logger *slog.Logger
 
 	// RateLimit and RateBurst bound the messages one connection may send.
 	RateLimit float64

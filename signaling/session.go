@@ -10,6 +10,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
@@ -37,9 +38,16 @@ type session struct {
 	neg       negotiation
 	forwarded map[*sfu.Track]protocol.ForwardedTrack
 	pending   []webrtc.ICECandidateInit
+	grants    grants
 
 	offerTimer *time.Timer
 	offerDue   <-chan time.Time
+}
+
+// grants are what a participant may do: everything in open mode, what its
+// token says otherwise.
+type grants struct {
+	publish, subscribe, admin bool
 }
 
 // membership is the rooms.Member of one join. Events for an old membership
@@ -177,6 +185,12 @@ func (s *session) join(m *protocol.Join) {
 		s.conn.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "this connection has joined room %q already; send leave first", s.room.Name()))
 		return
 	}
+	g, err := s.srv.authorize(m)
+	if err != nil {
+		s.log.Info("join refused", "room", m.Room, "name", m.Name, "reason", err)
+		s.fail(err)
+		return
+	}
 	member := &membership{s: s}
 	joined, err := s.srv.opts.Rooms.Join(m.Room, m.Name, member)
 	if err != nil {
@@ -197,6 +211,7 @@ func (s *session) join(m *protocol.Join) {
 		return
 	}
 	s.member, s.room, s.id, s.name, s.peer, s.log = member, joined.Room, joined.ID, m.Name, peer, log
+	s.grants = g
 	s.neg = negotiation{}
 	s.forwarded = make(map[*sfu.Track]protocol.ForwardedTrack)
 	s.pending = nil
@@ -280,6 +295,12 @@ func (s *session) handleRoomEvent(ev rooms.Event) {
 func (s *session) handlePeerEvent(ev any) {
 	switch e := ev.(type) {
 	case trackStarted:
+		if !s.grants.publish {
+			// The track reaches the server but goes nowhere.
+			s.log.Info("track refused: no publish right", "track", e.t.ID())
+			s.conn.sendError(protocol.Errorf(protocol.CodeUnauthorized, "your token does not allow publishing: track %q is not forwarded", e.t.ID()))
+			return
+		}
 		if _, err := s.room.Publish(s.id, e.t); err != nil {
 			s.fail(err)
 		}
@@ -296,7 +317,7 @@ func (s *session) handlePeerEvent(ev any) {
 
 // subscribe starts forwarding a published track to this client.
 func (s *session) subscribe(participantID string, t rooms.TrackInfo) {
-	if t.Media == nil {
+	if t.Media == nil || !s.grants.subscribe {
 		return
 	}
 	s.forwarded[t.Media] = protocol.ForwardedTrack{ParticipantID: participantID, TrackID: t.ID, Kind: t.Kind, Source: t.Source}
@@ -350,9 +371,34 @@ func (srv *Server) errorFor(log *slog.Logger, err error) *protocol.Error {
 		return protocol.Errorf(protocol.CodeNameTaken, "that name is already taken in this room")
 	case errors.Is(err, rooms.ErrRoomFull):
 		return protocol.Errorf(protocol.CodeRoomFull, "this room is full")
+	case errors.Is(err, auth.ErrUnauthorized):
+		return protocol.Errorf(protocol.CodeUnauthorized, "%v", err)
 	case errors.Is(err, rooms.ErrTooManyTracks):
 		return protocol.Errorf(protocol.CodeBadRequest, "too many tracks (at most %d)", rooms.MaxTracks)
 	}
 	log.Error("request failed", "err", err)
 	return protocol.Errorf(protocol.CodeInternal, "internal server error")
+}
+
+// authorize checks a join against the access tokens, when they are required,
+// and returns what the participant may do.
+func (srv *Server) authorize(m *protocol.Join) (grants, error) {
+	v := srv.opts.Auth
+	if !v.Enabled() {
+		return grants{publish: true, subscribe: true}, nil
+	}
+	if m.Token == "" {
+		return grants{}, fmt.Errorf("a token is required: %w", auth.ErrUnauthorized)
+	}
+	claims, err := v.Verify(m.Token)
+	if err != nil {
+		return grants{}, err
+	}
+	if !claims.AllowsRoom(m.Room) {
+		return grants{}, fmt.Errorf("the token is not for room %q: %w", m.Room, auth.ErrUnauthorized)
+	}
+	if !claims.AllowsName(m.Name) {
+		return grants{}, fmt.Errorf("the token is for another name: %w", auth.ErrUnauthorized)
+	}
+	return grants{publish: claims.CanPublish, subscribe: claims.CanSubscribe, admin: claims.Admin}, nil
 }

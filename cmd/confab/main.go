@@ -1,7 +1,9 @@
 // Command confab is the Confab conferencing server: the SFU, the signaling
 // WebSocket and the meeting page in one binary.
 //
-//	confab [-config FILE]
+//	confab [-config FILE]          serve
+//	confab token -room R -name N   print an access token (see -h)
+//	confab cert -host IP           write a self-signed certificate for trials
 //
 // With no flags it runs on the embedded defaults (configs/confab.yaml);
 // environment variables override single keys (CONFAB_HTTP_ADDR, ...).
@@ -9,16 +11,20 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/config"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/rooms"
@@ -27,10 +33,18 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-func run(args []string, getenv func(string) string, stderr io.Writer) int {
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "token":
+			return runToken(args[1:], getenv, stdout, stderr)
+		case "cert":
+			return runCert(args[1:], stdout, stderr)
+		}
+	}
 	flags := flag.NewFlagSet("confab", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	configPath := flags.String("config", "", "YAML config file read on top of the embedded defaults")
@@ -74,8 +88,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, s := range cfg.ICE.Servers {
 		iceServers = append(iceServers, protocol.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
+	verifier := auth.NewVerifier(cfg.Auth.Keys, nil)
+	if verifier.Enabled() {
+		log.Info("access tokens required", "keys", len(cfg.Auth.Keys))
+	} else {
+		log.Warn("open mode: anyone who reaches this server may join any room; set auth.keys (CONFAB_AUTH_KEYS) to require tokens")
+	}
 	srv, err := signaling.New(signaling.Options{
 		API:          api,
+		Auth:         verifier,
 		Rooms:        rooms.NewManager(rooms.Options{MaxParticipants: cfg.Rooms.MaxParticipants, Logger: log.With("component", "rooms")}),
 		ICEServers:   iceServers,
 		Logger:       log.With("component", "signaling"),
@@ -93,11 +114,29 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on http.addr %s: %w", cfg.HTTP.Addr, err)
 	}
+	scheme := "http"
+	if cfg.HTTP.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLS.Cert, cfg.HTTP.TLS.Key)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("http.tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	if cfg.HTTP.RedirectAddr != "" {
+		stop, err := redirectToHTTPS(cfg.HTTP.RedirectAddr, ln.Addr(), log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	media := make([]string, 0)
 	for _, a := range api.Addrs() {
 		media = append(media, a.String())
 	}
-	log.Info("confab listening", "http", ln.Addr().String(), "media_udp", media, "url", pageURL(ln.Addr()))
+	log.Info("confab listening", "http", ln.Addr().String(), "media_udp", media, "url", pageURL(scheme, ln.Addr()))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -117,15 +156,47 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 }
 
 // pageURL is the address to open in a browser.
-func pageURL(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok || tcp.IP.IsUnspecified() {
-		if ok {
-			return fmt.Sprintf("http://localhost:%d", tcp.Port)
-		}
-		return "http://" + addr.String()
+func pageURL(scheme string, addr net.Addr) string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("%s://localhost:%d", scheme, tcp.Port)
 	}
-	return "http://" + addr.String()
+	return scheme + "://" + addr.String()
+}
+
+// redirectToHTTPS serves plain HTTP on addr, redirecting every request to
+// the same path on the HTTPS listener at tlsAddr. stop shuts it down and
+// waits for it.
+func redirectToHTTPS(addr string, tlsAddr net.Addr, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on http.redirectAddr %s: %w", addr, err)
+	}
+	_, port, _ := net.SplitHostPort(tlsAddr.String())
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			target := "https://" + net.JoinHostPort(host, port) + r.URL.RequestURI()
+			http.Redirect(w, r, target, http.StatusPermanentRedirect)
+		}),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("redirect listener", "err", err)
+		}
+	}()
+	log.Info("redirecting http to https", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func TestBadConfigExits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
 			getenv := func(k string) string { return tc.env[k] }
-			code := run(tc.args, getenv, &stderr)
+			code := run(tc.args, getenv, io.Discard, &stderr)
 			if code != 2 {
 				t.Fatalf("exit status %d, want 2; stderr: %s", code, stderr.String())
 			}

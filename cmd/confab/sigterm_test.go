@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,28 +18,8 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 		"CONFAB_ICE_UDP_PORT": "0",
 		"CONFAB_ICE_IPS":      "127.0.0.1",
 	}
-	logs, logw := io.Pipe()
-	code := make(chan int, 1)
-	go func() {
-		code <- run(nil, func(k string) string { return env[k] }, logw)
-		_ = logw.Close()
-	}()
-	addrRE := regexp.MustCompile(`msg="confab listening" http=(\S+)`)
-	lines := bufio.NewScanner(logs)
-	addr := ""
-	for addr == "" && lines.Scan() {
-		if m := addrRE.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatal("server did not log its address")
-	}
-	go func() { // keep draining the logs
-		for lines.Scan() {
-		}
-	}()
-
+	r := startRun(t, env)
+	addr := r.attr("http")
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -57,9 +33,8 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 		t.Fatalf("join: %s %v", msg, err)
 	}
 
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	code := make(chan int, 1)
+	go func() { code <- r.stop(t) }()
 	told := false
 	for {
 		_, msg, err := ws.ReadMessage()
@@ -79,7 +54,7 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 		if c != 0 {
 			t.Fatalf("run returned %d after SIGTERM, want 0", c)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("run did not return after SIGTERM")
 	}
 }

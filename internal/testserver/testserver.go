@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
 	"github.com/confab/confab/signaling"
@@ -32,6 +33,8 @@ type Server struct {
 type Options struct {
 	// MaxParticipants is the room capacity; 0 means no limit.
 	MaxParticipants int
+	// AuthKeys, when set, require access tokens signed with one of them.
+	AuthKeys []string
 	// Signaling lets a test change signaling options (ping interval, rate limit).
 	Signaling func(*signaling.Options)
 }
@@ -64,6 +67,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Rooms:      mgr,
 		Logger:     log,
 		OfferDelay: 20 * time.Millisecond,
+		Auth:       auth.NewVerifier(opts.AuthKeys, nil),
 	}
 	if opts.Signaling != nil {
 		opts.Signaling(&so)
