@@ -30,6 +30,9 @@ type Options struct {
 	Rooms *rooms.Manager
 	// ICEServers are handed to clients in "joined".
 	ICEServers []protocol.ICEServer
+	// ICEServersFor, when set, adds servers with credentials minted for one
+	// participant (TURN); host is the host the client reached the server by.
+	ICEServersFor func(participantID, host string) []protocol.ICEServer
 	// Auth verifies access tokens; nil or without keys means open mode.
 	Auth   *auth.Verifier
 	Logger *slog.Logger
@@ -186,6 +189,7 @@ func (s *Server) serveConn(c *websocket.Conn) {
 	log := s.log.With("remote", c.RemoteAddr().String())
 	conn := newWSConn(c.Conn, log, &s.opts)
 	sess := newSession(s, conn, log)
+	sess.host = c.Headers("Host")
 	ctx, cancel := context.WithCancel(s.ctx)
 
 	go conn.writeLoop()

@@ -26,6 +26,7 @@ type session struct {
 	srv  *Server
 	conn *wsConn
 	log  *slog.Logger
+	host string   // the Host the client reached the server by
 	in   chan any // validated requests from the reader
 	box  *inbox   // room events and peer callbacks
 	done chan struct{}
@@ -225,7 +226,7 @@ func (s *session) join(m *protocol.Join) {
 		Room:         m.Room,
 		Self:         protocol.Peer{ID: joined.ID, Name: m.Name},
 		Participants: others,
-		ICEServers:   s.srv.opts.ICEServers,
+		ICEServers:   s.srv.iceServers(joined.ID, s.host),
 	})
 	for _, p := range joined.Others {
 		for _, t := range p.Tracks {
@@ -401,4 +402,13 @@ func (srv *Server) authorize(m *protocol.Join) (grants, error) {
 		return grants{}, fmt.Errorf("the token is for another name: %w", auth.ErrUnauthorized)
 	}
 	return grants{publish: claims.CanPublish, subscribe: claims.CanSubscribe, admin: claims.Admin}, nil
+}
+
+// iceServers are the servers handed to one participant in joined.
+func (srv *Server) iceServers(participantID, host string) []protocol.ICEServer {
+	if srv.opts.ICEServersFor == nil {
+		return srv.opts.ICEServers
+	}
+	servers := append([]protocol.ICEServer{}, srv.opts.ICEServers...)
+	return append(servers, srv.opts.ICEServersFor(participantID, host)...)
 }

@@ -88,6 +88,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, s := range cfg.ICE.Servers {
 		iceServers = append(iceServers, protocol.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
+	iceFor, stopTURN, err := setupTURN(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTURN()
+
 	verifier := auth.NewVerifier(cfg.Auth.Keys, nil)
 	if verifier.Enabled() {
 		log.Info("access tokens required", "keys", len(cfg.Auth.Keys))
@@ -95,17 +101,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Warn("open mode: anyone who reaches this server may join any room; set auth.keys (CONFAB_AUTH_KEYS) to require tokens")
 	}
 	srv, err := signaling.New(signaling.Options{
-		API:          api,
-		Auth:         verifier,
-		Rooms:        rooms.NewManager(rooms.Options{MaxParticipants: cfg.Rooms.MaxParticipants, Logger: log.With("component", "rooms")}),
-		ICEServers:   iceServers,
-		Logger:       log.With("component", "signaling"),
-		RateLimit:    cfg.Signaling.RateLimit,
-		RateBurst:    cfg.Signaling.RateBurst,
-		SendQueue:    cfg.Signaling.SendQueue,
-		PingInterval: cfg.Signaling.PingInterval,
-		PongTimeout:  cfg.Signaling.PongTimeout,
-		OfferDelay:   cfg.Signaling.OfferDelay,
+		API:           api,
+		Auth:          verifier,
+		Rooms:         rooms.NewManager(rooms.Options{MaxParticipants: cfg.Rooms.MaxParticipants, Logger: log.With("component", "rooms")}),
+		ICEServers:    iceServers,
+		ICEServersFor: iceFor,
+		Logger:        log.With("component", "signaling"),
+		RateLimit:     cfg.Signaling.RateLimit,
+		RateBurst:     cfg.Signaling.RateBurst,
+		SendQueue:     cfg.Signaling.SendQueue,
+		PingInterval:  cfg.Signaling.PingInterval,
+		PongTimeout:   cfg.Signaling.PongTimeout,
+		OfferDelay:    cfg.Signaling.OfferDelay,
 	})
 	if err != nil {
 		return err

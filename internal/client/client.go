@@ -108,6 +108,10 @@ type Options struct {
 	// nothing). It saves a lock, a 64 KiB table per track and a payload copy
 	// per packet, for clients that do their own accounting in OnPacket.
 	CountOnly bool
+
+	// RelayOnly sets ICETransportPolicy relay: media goes only through the
+	// TURN servers handed out in joined (which must be on 127.0.0.1).
+	RelayOnly bool
 }
 
 // Message is one server message as received.

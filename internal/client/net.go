@@ -98,6 +98,10 @@ func settingEngine(c *Client) webrtc.SettingEngine {
 	se.SetRemoteIPFilter(isLoopback4)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if c.opts.RelayOnly {
+		// pion otherwise waits 2 s before it settles on a relayed pair.
+		se.SetRelayAcceptanceMinWait(0)
+	}
 	if c.opts.DisableReplayProtection {
 		se.DisableSRTPReplayProtection(true)
 	}

@@ -209,7 +209,11 @@ func (c *Client) newSession(servers []protocol.ICEServer) (*session, error) {
 	if len(dropped) > 0 {
 		c.log.Warn("ignoring ICE servers that are not on 127.0.0.1", "urls", dropped)
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: iceServers})
+	policy := webrtc.ICETransportPolicyAll
+	if c.opts.RelayOnly {
+		policy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: iceServers, ICETransportPolicy: policy})
 	if err != nil {
 		return nil, fmt.Errorf("create peer connection: %w", err)
 	}

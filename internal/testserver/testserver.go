@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/confab/confab/internal/auth"
+	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/internal/turnserver"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
 	"github.com/confab/confab/signaling"
@@ -35,6 +37,9 @@ type Options struct {
 	MaxParticipants int
 	// AuthKeys, when set, require access tokens signed with one of them.
 	AuthKeys []string
+	// TURN starts an embedded TURN server on 127.0.0.1 (UDP) and hands every
+	// participant credentials for it.
+	TURN bool
 	// Signaling lets a test change signaling options (ping interval, rate limit).
 	Signaling func(*signaling.Options)
 }
@@ -68,6 +73,20 @@ func Start(t testing.TB, opts Options) *Server {
 		Logger:     log,
 		OfferDelay: 20 * time.Millisecond,
 		Auth:       auth.NewVerifier(opts.AuthKeys, nil),
+	}
+	if opts.TURN {
+		turn, err := turnserver.Start(turnserver.Config{
+			Secret: "test-turn-secret", ListenIP: net.IPv4(127, 0, 0, 1), RelayIP: net.IPv4(127, 0, 0, 1),
+			TCPPort: -1, Logger: log,
+		})
+		if err != nil {
+			t.Fatalf("start TURN: %v", err)
+		}
+		t.Cleanup(func() { _ = turn.Close() })
+		so.ICEServersFor = func(id, _ string) []protocol.ICEServer {
+			user, cred := turnserver.Credentials("test-turn-secret", id, time.Hour, time.Now())
+			return []protocol.ICEServer{{URLs: turn.URLs("127.0.0.1"), Username: user, Credential: cred}}
+		}
 	}
 	if opts.Signaling != nil {
 		opts.Signaling(&so)

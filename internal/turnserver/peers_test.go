@@ -14,6 +14,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/confab/confab/sfu"
 )
 
 // TestRelayedMedia connects two pion PeerConnections that may use only
@@ -97,7 +99,7 @@ func newRelayPeer(t *testing.T, s *Server, name string, tcp bool) *relayPeer {
 		networks = append(networks, webrtc.NetworkTypeTCP4) // to reach the server
 	}
 	se.SetNetworkTypes(networks)
-	se.LoggerFactory = slogFactory{log: discardLogger()}
+	se.LoggerFactory = sfu.LoggerFactory(discardLogger())
 	// pion waits 2s before nominating a relayed pair, even when relays are
 	// all there is; nothing better will turn up here.
 	se.SetRelayAcceptanceMinWait(0)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
+
+	"github.com/confab/confab/sfu"
 )
 
 // closeTimeout bounds how long Close waits for pion's loops to end after
@@ -111,7 +113,7 @@ func Start(cfg Config) (*Server, error) {
 	ts, err := turn.NewServer(turn.ServerConfig{
 		PacketConnConfigs: packetConns,
 		ListenerConfigs:   listeners,
-		LoggerFactory:     slogFactory{log: cfg.Logger},
+		LoggerFactory:     sfu.LoggerFactory(cfg.Logger),
 		Realm:             cfg.Realm,
 		AuthHandler:       authHandler(cfg.Secret, cfg.Realm, cfg.Now, cfg.Logger),
 	})

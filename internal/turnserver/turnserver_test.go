@@ -12,6 +12,8 @@ import (
 
 	"github.com/pion/turn/v5"
 	"go.uber.org/goleak"
+
+	"github.com/confab/confab/sfu"
 )
 
 const testSecret = "s3cret"
@@ -226,7 +228,7 @@ func dialTURN(t *testing.T, s *Server, network, user, pass string) *turnClient {
 		Conn:           conn,
 		Username:       user,
 		Password:       pass,
-		LoggerFactory:  slogFactory{log: discardLogger()},
+		LoggerFactory:  sfu.LoggerFactory(discardLogger()),
 	})
 	if err != nil {
 		_ = conn.Close()
