@@ -112,6 +112,22 @@ func (m *Manager) Rooms() []string {
 	return names
 }
 
+// Counts returns the number of rooms and of participants in them.
+func (m *Manager) Counts() (rooms, participants int) {
+	m.mu.Lock()
+	all := make([]*Room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		all = append(all, r)
+	}
+	m.mu.Unlock()
+	for _, r := range all {
+		r.mu.Lock()
+		participants += len(r.members)
+		r.mu.Unlock()
+	}
+	return len(all), participants
+}
+
 // newID returns a random participant id: 12 URL-safe characters.
 func newID() (string, error) {
 	var b [9]byte

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pion/dtls/v3"
@@ -41,6 +42,10 @@ type API struct {
 	log *slog.Logger
 
 	peers atomic.Int64 // peers created and not yet closed
+
+	mu   sync.Mutex
+	live map[*Peer]struct{} // for Stats
+	gone totals
 }
 
 // NewAPI builds the media core's API and opens its UDP port. Close releases it.
@@ -59,10 +64,13 @@ func NewAPI(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("register transport-cc extension: %w", err)
 		}
 	}
+	a := &API{log: log, live: make(map[*Peer]struct{})}
 	registry, err := newInterceptors()
 	if err != nil {
 		return nil, err
 	}
+	// Registered last, so it sees what the NACK generator writes.
+	registry.Add(nackCounterFactory{n: &a.gone.nacksOut})
 
 	filter := ipFilter(cfg.IPs)
 	muxOpts := []ice.UDPMuxFromPortOption{
@@ -98,7 +106,8 @@ func NewAPI(cfg Config) (*API, error) {
 		webrtc.WithInterceptorRegistry(registry),
 		webrtc.WithSettingEngine(se),
 	)
-	return &API{api: api, mux: mux, log: log}, nil
+	a.api, a.mux = api, mux
+	return a, nil
 }
 
 // newInterceptors chooses the RTCP machinery on purpose:

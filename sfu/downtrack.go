@@ -23,6 +23,8 @@ type DownTrack struct {
 	// resent and missed count retransmissions made and NACKed packets no
 	// longer cached.
 	sent, dropped, resent, missed atomic.Uint64
+	// bytes counts payload bytes sent; nacks, NACK packets received.
+	bytes, nacks atomic.Uint64
 
 	// binding is set by Bind and cleared by Unbind; the forwarding goroutine
 	// reads it without a lock.
@@ -141,6 +143,7 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
 		return
 	}
 	d.sent.Add(1)
+	d.bytes.Add(uint64(n))
 	if !d.started.Load() && d.started.CompareAndSwap(false, true) {
 		d.track.RequestKeyframe()
 	}
@@ -150,6 +153,7 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
 // payload type. It runs on the subscriber's RTCP goroutine, concurrently with
 // forwarding; pion's SRTP stream serializes the writes.
 func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte) {
+	d.nacks.Add(1)
 	cache := d.track.cache
 	b := d.binding.Load()
 	if cache == nil || b == nil {

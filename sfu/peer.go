@@ -41,6 +41,8 @@ type Peer struct {
 	mu sync.Mutex
 	// subs are the tracks this peer should receive, by published Track.
 	subs map[*Track]*DownTrack
+	// published are the tracks this peer publishes, until they end.
+	published map[*Track]struct{}
 	// senders are the transceivers the server sends on, with the DownTrack
 	// each carries.
 	senders map[*webrtc.RTPTransceiver]*DownTrack
@@ -66,15 +68,19 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 	}
 	a.peers.Add(1)
 	p := &Peer{
-		id:      id,
-		pc:      pc,
-		api:     a.api,
-		owner:   a,
-		log:     log,
-		handler: handler,
-		subs:    make(map[*Track]*DownTrack),
-		senders: make(map[*webrtc.RTPTransceiver]*DownTrack),
+		id:        id,
+		pc:        pc,
+		api:       a.api,
+		owner:     a,
+		log:       log,
+		handler:   handler,
+		subs:      make(map[*Track]*DownTrack),
+		published: make(map[*Track]struct{}),
+		senders:   make(map[*webrtc.RTPTransceiver]*DownTrack),
 	}
+	a.mu.Lock()
+	a.live[p] = struct{}{}
+	a.mu.Unlock()
 	pc.OnTrack(p.onTrack)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if handler.OnCandidate == nil {
@@ -106,6 +112,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		return
 	}
 	t := newTrack(remote, receiver, p.pc, p.id, p.log)
+	p.published[t] = struct{}{}
 	p.wg.Add(2)
 	p.mu.Unlock()
 
@@ -120,6 +127,10 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	go func() {
 		defer p.wg.Done()
 		t.forward()
+		p.mu.Lock()
+		delete(p.published, t)
+		p.mu.Unlock()
+		p.owner.gone.retireTrack(t)
 		t.log.Info("track ended", "packets", t.Packets())
 		if p.handler.OnTrackEnded != nil {
 			p.handler.OnTrackEnded(t)
@@ -220,6 +231,7 @@ func (p *Peer) Unsubscribe(t *Track) bool {
 	}
 	delete(p.subs, t)
 	t.removeSubscriber(d)
+	p.owner.gone.retireDownTrack(d)
 	p.dirty = true
 	return true
 }
@@ -375,6 +387,7 @@ func (p *Peer) Close() error {
 	p.closed = true
 	for t, d := range p.subs {
 		t.removeSubscriber(d)
+		p.owner.gone.retireDownTrack(d)
 	}
 	p.subs = nil
 	p.mu.Unlock()
@@ -382,6 +395,9 @@ func (p *Peer) Close() error {
 	err := p.pc.Close()
 	p.wg.Wait()
 	p.owner.peers.Add(-1)
+	p.owner.mu.Lock()
+	delete(p.owner.live, p)
+	p.owner.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("close peer connection: %w", err)
 	}

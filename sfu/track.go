@@ -41,6 +41,7 @@ type Track struct {
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
 	packets      atomic.Uint64
+	bytes        atomic.Uint64
 	keyframeReqs atomic.Uint64
 
 	done chan struct{}
@@ -166,6 +167,7 @@ func (t *Track) forward() {
 			continue
 		}
 		t.packets.Add(1)
+		t.bytes.Add(uint64(n))
 		if t.cache != nil {
 			t.cache.add(pkt.SequenceNumber, buf[:n])
 		}

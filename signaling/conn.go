@@ -10,6 +10,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/confab/confab/internal/metrics"
 	"github.com/confab/confab/internal/protocol"
 )
 
@@ -41,6 +42,7 @@ type wsConn struct {
 	queue        chan outbound
 	pingInterval time.Duration
 	pongTimeout  time.Duration
+	metrics      *metrics.Metrics
 
 	stop       chan struct{} // closed to end writeLoop
 	stopOnce   sync.Once
@@ -56,6 +58,7 @@ func newWSConn(ws *websocket.Conn, log *slog.Logger, opts *Options) *wsConn {
 		queue:        make(chan outbound, opts.SendQueue),
 		pingInterval: opts.PingInterval,
 		pongTimeout:  opts.PongTimeout,
+		metrics:      opts.Metrics,
 		stop:         make(chan struct{}),
 		writerDone:   make(chan struct{}),
 	}
@@ -67,8 +70,12 @@ func (c *wsConn) send(msg any) {
 	c.enqueue(outbound{data: protocol.Encode(msg)})
 }
 
-// sendError queues an "error" message.
+// sendError queues an "error" message and counts it.
 func (c *wsConn) sendError(e *protocol.Error) {
+	c.metrics.WebSocketError(string(e.Code))
+	if e.Code == protocol.CodeNegotiationFailed {
+		c.metrics.NegotiationFailed()
+	}
 	c.send(e.Wire())
 }
 

@@ -14,9 +14,11 @@ import (
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/confab/confab/internal/auth"
+	"github.com/confab/confab/internal/metrics"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
@@ -34,8 +36,10 @@ type Options struct {
 	// participant (TURN); host is the host the client reached the server by.
 	ICEServersFor func(participantID, host string) []protocol.ICEServer
 	// Auth verifies access tokens; nil or without keys means open mode.
-	Auth   *auth.Verifier
-	Logger *slog.Logger
+	Auth *auth.Verifier
+	// Metrics, when set, counts signaling events and is served at /metrics.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 
 	// RateLimit and RateBurst bound the messages one connection may send.
 	RateLimit float64
@@ -116,6 +120,9 @@ func New(opts Options) (*Server, error) {
 		}
 		return c.SendString("ready\n")
 	})
+	if opts.Metrics != nil {
+		s.app.Get("/metrics", adaptor.HTTPHandler(opts.Metrics.Handler()))
+	}
 	s.app.Get("/ws", func(c *fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return fiber.ErrUpgradeRequired

@@ -186,6 +186,7 @@ func (s *session) join(m *protocol.Join) {
 		s.conn.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "this connection has joined room %q already; send leave first", s.room.Name()))
 		return
 	}
+	started := time.Now()
 	g, err := s.srv.authorize(m)
 	if err != nil {
 		s.log.Info("join refused", "room", m.Room, "name", m.Name, "reason", err)
@@ -233,6 +234,7 @@ func (s *session) join(m *protocol.Join) {
 			s.subscribe(p.ID, t)
 		}
 	}
+	s.srv.opts.Metrics.ObserveJoin(time.Since(started))
 	log.Debug("joined", "others", len(others))
 }
 

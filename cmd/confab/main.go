@@ -26,6 +26,7 @@ import (
 
 	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/config"
+	"github.com/confab/confab/internal/metrics"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
@@ -94,6 +95,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer stopTURN()
 
+	manager := rooms.NewManager(rooms.Options{MaxParticipants: cfg.Rooms.MaxParticipants, Logger: log.With("component", "rooms")})
+	stats := metrics.New(signaling.MetricsSource(api, manager))
+
 	verifier := auth.NewVerifier(cfg.Auth.Keys, nil)
 	if verifier.Enabled() {
 		log.Info("access tokens required", "keys", len(cfg.Auth.Keys))
@@ -103,7 +107,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	srv, err := signaling.New(signaling.Options{
 		API:           api,
 		Auth:          verifier,
-		Rooms:         rooms.NewManager(rooms.Options{MaxParticipants: cfg.Rooms.MaxParticipants, Logger: log.With("component", "rooms")}),
+		Rooms:         manager,
+		Metrics:       stats,
 		ICEServers:    iceServers,
 		ICEServersFor: iceFor,
 		Logger:        log.With("component", "signaling"),

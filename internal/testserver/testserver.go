@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/confab/confab/internal/auth"
+	"github.com/confab/confab/internal/metrics"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/internal/turnserver"
 	"github.com/confab/confab/rooms"
@@ -73,6 +74,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Logger:     log,
 		OfferDelay: 20 * time.Millisecond,
 		Auth:       auth.NewVerifier(opts.AuthKeys, nil),
+		Metrics:    metrics.New(signaling.MetricsSource(api, mgr)),
 	}
 	if opts.TURN {
 		turn, err := turnserver.Start(turnserver.Config{

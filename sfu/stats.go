@@ -1,0 +1,104 @@
+package sfu
+
+import (
+	"sync/atomic"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+)
+
+// Stats are the media core's totals since the API was made: tracks and down
+// tracks now, and cumulative counters that include those already gone.
+type Stats struct {
+	// PublishedTracks and ForwardedTracks are the tracks being published and
+	// the down tracks (track × subscriber) being fed now.
+	PublishedTracks, ForwardedTracks int
+	// PacketsIn and BytesIn count RTP read from publishers; PacketsOut and
+	// BytesOut, RTP written to subscribers (retransmissions not included).
+	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
+	// NACKsReceived counts NACK packets from subscribers; NACKsSent, NACK
+	// packets sent to publishers; Retransmissions, packets resent to
+	// subscribers; PLIsSent, keyframe requests sent to publishers.
+	NACKsReceived, NACKsSent, Retransmissions, PLIsSent uint64
+}
+
+// totals hold the counters of tracks and down tracks that are gone, so the
+// cumulative Stats never go backwards.
+type totals struct {
+	packetsIn, bytesIn, plis              atomic.Uint64
+	packetsOut, bytesOut, nacksIn, resent atomic.Uint64
+	nacksOut                              atomic.Uint64
+}
+
+func (t *totals) retireTrack(tr *Track) {
+	t.packetsIn.Add(tr.packets.Load())
+	t.bytesIn.Add(tr.bytes.Load())
+	t.plis.Add(tr.keyframeReqs.Load())
+}
+
+func (t *totals) retireDownTrack(d *DownTrack) {
+	t.packetsOut.Add(d.sent.Load())
+	t.bytesOut.Add(d.bytes.Load())
+	t.nacksIn.Add(d.nacks.Load())
+	t.resent.Add(d.resent.Load())
+}
+
+// Stats adds up the live peers' counters and those of everything gone. It
+// takes each peer's lock briefly; call it at scrape time, not per packet.
+func (a *API) Stats() Stats {
+	a.mu.Lock()
+	peers := make([]*Peer, 0, len(a.live))
+	for p := range a.live {
+		peers = append(peers, p)
+	}
+	a.mu.Unlock()
+
+	s := Stats{
+		PacketsIn: a.gone.packetsIn.Load(), BytesIn: a.gone.bytesIn.Load(), PLIsSent: a.gone.plis.Load(),
+		PacketsOut: a.gone.packetsOut.Load(), BytesOut: a.gone.bytesOut.Load(),
+		NACKsReceived: a.gone.nacksIn.Load(), Retransmissions: a.gone.resent.Load(),
+		NACKsSent: a.gone.nacksOut.Load(),
+	}
+	for _, p := range peers {
+		p.mu.Lock()
+		for t := range p.published {
+			s.PublishedTracks++
+			s.PacketsIn += t.packets.Load()
+			s.BytesIn += t.bytes.Load()
+			s.PLIsSent += t.keyframeReqs.Load()
+		}
+		for _, d := range p.subs {
+			s.ForwardedTracks++
+			s.PacketsOut += d.sent.Load()
+			s.BytesOut += d.bytes.Load()
+			s.NACKsReceived += d.nacks.Load()
+			s.Retransmissions += d.resent.Load()
+		}
+		p.mu.Unlock()
+	}
+	return s
+}
+
+// nackCounter is an interceptor that counts the NACKs the server sends to
+// publishers (pion's NACK generator writes them).
+type nackCounter struct {
+	interceptor.NoOp
+	n *atomic.Uint64
+}
+
+func (c *nackCounter) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
+	return interceptor.RTCPWriterFunc(func(pkts []rtcp.Packet, attrs interceptor.Attributes) (int, error) {
+		for _, p := range pkts {
+			if _, ok := p.(*rtcp.TransportLayerNack); ok {
+				c.n.Add(1)
+			}
+		}
+		return w.Write(pkts, attrs)
+	})
+}
+
+type nackCounterFactory struct{ n *atomic.Uint64 }
+
+func (f nackCounterFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &nackCounter{n: f.n}, nil
+}
