@@ -6,12 +6,15 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -52,6 +55,11 @@ func Start(t testing.TB) *Browser {
 		chromedp.WindowSize(1280, 800),
 		// Without it Chromium offers no loopback ICE candidates.
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		// Fake camera and microphone, granted without a prompt. Together
+		// these two also make getDisplayMedia succeed headless without a
+		// picker: it captures a fake 800x600 "screen" (tested with Chromium
+		// 156; --auto-select-desktop-capture-source and
+		// --auto-accept-this-tab-capture are not needed).
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
@@ -96,17 +104,47 @@ type Tab struct {
 	Name   string
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	console []chromedp.ConsoleMessage
+}
+
+// TabOption changes how NewTab opens a tab.
+type TabOption func(*tabOptions)
+
+type tabOptions struct {
+	initScripts []string
+}
+
+// WithInitScript runs js in the tab's pages before their own scripts, e.g.
+// to stand in for a browser API.
+func WithInitScript(js string) TabOption {
+	return func(o *tabOptions) { o.initScripts = append(o.initScripts, js) }
 }
 
 // NewTab opens url in a new tab.
-func (b *Browser) NewTab(t testing.TB, name, url string) *Tab {
+func (b *Browser) NewTab(t testing.TB, name, url string, opts ...TabOption) *Tab {
 	t.Helper()
+	var o tabOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	tab := &Tab{t: t, Name: name, ctx: ctx, cancel: cancel}
 	// The first run creates the tab, which lives as long as that run's
 	// context: run it on the tab's own context, never a timed one.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("%s: open tab: %v", name, err)
+	}
+	tab.recordConsole()
+	for _, js := range o.initScripts {
+		err := tab.Do(10*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js})
+			return err
+		}))
+		if err != nil {
+			t.Fatalf("%s: add init script: %v", name, err)
+		}
 	}
 	if err := tab.Do(30*time.Second, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("%s: open %s: %v", name, url, err)
@@ -116,6 +154,41 @@ func (b *Browser) NewTab(t testing.TB, name, url string) *Tab {
 
 // Close closes the tab.
 func (tab *Tab) Close() { tab.cancel() }
+
+// recordConsole keeps the tab's console messages and uncaught exceptions
+// until the tab closes.
+func (tab *Tab) recordConsole() {
+	messages := chromedp.Console(tab.ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			tab.mu.Lock()
+			tab.console = append(tab.console, m)
+			tab.mu.Unlock()
+		}
+	}()
+}
+
+// Console returns the console messages of the tab so far.
+func (tab *Tab) Console() []chromedp.ConsoleMessage {
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	return append([]chromedp.ConsoleMessage(nil), tab.console...)
+}
+
+// Exceptions returns the uncaught exceptions and unhandled rejections of the
+// page so far.
+func (tab *Tab) Exceptions() []string {
+	var out []string
+	for _, m := range tab.Console() {
+		if m.IsException() {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
 
 // Do runs chromedp actions in the tab with a timeout.
 func (tab *Tab) Do(timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) error {
@@ -168,6 +241,39 @@ func (tab *Tab) WaitFor(timeout time.Duration, expr, describe string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// ErrTimeout is returned by Until when the expression did not become true.
+var ErrTimeout = errors.New("timed out")
+
+// Until polls a JavaScript boolean expression every 50 ms until it is true,
+// and returns how long that took; after timeout it returns ErrTimeout. Unlike
+// WaitFor it does not fail the test, so a test can measure a delay.
+func (tab *Tab) Until(timeout time.Duration, expr string) (time.Duration, error) {
+	start := time.Now()
+	for {
+		var ok bool
+		err := tab.Eval(expr, &ok)
+		if err == nil && ok {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > timeout {
+			if err != nil {
+				return time.Since(start), fmt.Errorf("%s: %w (last error: %v)", expr, ErrTimeout, err)
+			}
+			return time.Since(start), fmt.Errorf("%s: %w", expr, ErrTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SetViewport resizes the tab's viewport, as a phone (mobile, touch) or not.
+func (tab *Tab) SetViewport(width, height int64, mobile bool) error {
+	opts := []chromedp.EmulateViewportOption{}
+	if mobile {
+		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
+	}
+	return tab.Do(10*time.Second, chromedp.EmulateViewport(width, height, opts...))
 }
 
 // Screenshot saves a PNG of the tab to path.

@@ -41,20 +41,38 @@ func selfIDs(t *testing.T, tabs []*browsertest.Tab) []string {
 type videoStats map[string]struct {
 	FramesDecoded float64 `json:"framesDecoded"`
 	BytesReceived float64 `json:"bytesReceived"`
+	// Sources splits the sums by source: camera, screen.
+	Sources map[string]struct {
+		FramesDecoded float64 `json:"framesDecoded"`
+	} `json:"sources"`
 }
 
 // waitDecoding waits until tab decodes video from every participant in from,
 // and keeps decoding (framesDecoded rises between two readings).
 func waitDecoding(t *testing.T, tab *browsertest.Tab, from []string, timeout time.Duration) {
 	t.Helper()
+	if err := decoding(tab, from, "", timeout); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// decoding is waitDecoding that returns its failure, for use in goroutines.
+// With source set ("camera", "screen"), only video of that source counts.
+func decoding(tab *browsertest.Tab, from []string, source string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	frames := func(st videoStats, id string) float64 {
+		if source == "" {
+			return st[id].FramesDecoded
+		}
+		return st[id].Sources[source].FramesDecoded
+	}
 	var first videoStats
 	for {
 		var st videoStats
 		err := tab.Eval(`confab.stats()`, &st)
 		ready := err == nil
 		for _, id := range from {
-			if ready && st[id].FramesDecoded <= 0 {
+			if ready && frames(st, id) <= 0 {
 				ready = false
 			}
 		}
@@ -64,17 +82,17 @@ func waitDecoding(t *testing.T, tab *browsertest.Tab, from []string, timeout tim
 			} else {
 				rising := true
 				for _, id := range from {
-					rising = rising && st[id].FramesDecoded > first[id].FramesDecoded
+					rising = rising && frames(st, id) > frames(first, id)
 				}
 				if rising {
-					return
+					return nil
 				}
 			}
 		}
 		if time.Now().After(deadline) {
 			var state any
 			_ = tab.Eval(`({state: confab.state, tracks: confab.tracks, pc: confab.pc && confab.pc.connectionState, sig: confab.pc && confab.pc.signalingState, errs: confab.negotiationErrors})`, &state)
-			t.Fatalf("%s: not decoding video from %v within %v: stats %v (err %v), state %v", tab.Name, from, timeout, st, err, state)
+			return fmt.Errorf("%s: not decoding %s video from %v within %v: stats %v (err %v), state %v", tab.Name, source, from, timeout, st, err, state)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
