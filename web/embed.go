@@ -1,9 +1,9 @@
 // Package web holds the browser client of Confab: a plain HTML, CSS and
-// JavaScript meeting page with no build step and no third-party assets.
+// JavaScript meeting page (ES modules, no build step, no third-party assets).
 //
 // The page speaks the signaling protocol of /ws (see docs/protocol.md) and
 // exposes a test hook, window.confab, that automated browser tests use to
-// join rooms and inspect the call.
+// join rooms, drive the controls and inspect the call.
 package web
 
 import (
@@ -13,7 +13,7 @@ import (
 
 // static holds the page's files, embedded at build time.
 //
-//go:embed static/index.html static/app.js static/style.css
+//go:embed static
 var static embed.FS
 
 // FS returns the page's files rooted at the static directory, so that

@@ -2,6 +2,7 @@ package web
 
 import (
 	"io/fs"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -23,12 +24,47 @@ func TestFSHoldsThePage(t *testing.T) {
 			t.Errorf("index.html does not reference %s", ref)
 		}
 	}
-	// Nothing may be fetched from the internet.
-	for _, name := range []string{"index.html", "app.js", "style.css"} {
-		b, _ := fs.ReadFile(fsys, name)
-		for _, bad := range []string{"http://", "https://", "//cdn"} {
+}
+
+// Nothing may be fetched from the internet: no URL in any file of the page.
+func TestFSFetchesNothingOutside(t *testing.T) {
+	fsys := FS()
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		for _, bad := range []string{"http://", "https://", "//cdn", "@import", "url("} {
 			if strings.Contains(string(b), bad) {
 				t.Errorf("%s contains %q", name, bad)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every module the page imports is in the page.
+func TestFSModulesResolve(t *testing.T) {
+	fsys := FS()
+	imports := regexp.MustCompile(`(?m)^import .* from '\./([^']+)';$`)
+	names, err := fs.Glob(fsys, "*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) < 2 {
+		t.Fatalf("only %v: the page is split into modules", names)
+	}
+	for _, name := range names {
+		b, _ := fs.ReadFile(fsys, name)
+		for _, m := range imports.FindAllStringSubmatch(string(b), -1) {
+			if _, err := fs.Stat(fsys, m[1]); err != nil {
+				t.Errorf("%s imports %s, which is not in the page: %v", name, m[1], err)
 			}
 		}
 	}

@@ -1,12 +1,24 @@
-// Confab browser client.
+// Confab meeting page: the lobby, joining, the meeting, leaving, and
+// rejoining by itself after the connection drops.
 //
-// Plain JavaScript, no build step, nothing fetched from the internet. It speaks
-// the signaling protocol of /ws (version 1): join a room over a WebSocket, then
-// one RTCPeerConnection per page negotiated with "perfect negotiation", where
-// this client is the polite peer and the server the impolite one.
+// Plain JavaScript modules, no build step, nothing fetched from the internet.
+// It speaks the signaling protocol of /ws (docs/protocol.md): join a room over
+// a WebSocket, then one RTCPeerConnection negotiated with "perfect
+// negotiation" (peer.js), this client being the polite peer.
 //
-// window.confab is the test hook that automated browser tests drive:
-//   state               'idle' | 'joining' | 'joined' | 'error'
+//   app.js        states, joining, leaving, rejoining, messages; the test hook
+//   signaling.js  the WebSocket of one connection
+//   peer.js       the RTCPeerConnection: negotiation, received tracks, stats
+//   media.js      the local camera, microphone, devices and screen
+//   publisher.js  muting, unmuting, sharing: what the buttons do
+//   remote.js     the other participants and what is received from them
+//   tiles.js      tiles, grid and stage
+//   lobby.js, chat.js, people.js, panels.js, speaker.js, dom.js
+//
+// window.confab is the test hook that automated browser tests drive; the
+// buttons call the same functions.
+//   state               'idle' | 'joining' | 'joined' | 'reconnecting' | 'error'
+//   stateLog            the last states, oldest first
 //   selfId, room        own participant id and room once joined
 //   lastError           last error code (server code, or 'disconnected') or null
 //   participants        {id: {id, name}} of the others in the room
@@ -15,744 +27,634 @@
 //   negotiations        count of completed offer/answer exchanges
 //   collisions          server offers that arrived while our offer was outstanding
 //   negotiationErrors   error strings of failed negotiations
+//   reconnects          times the page rejoined by itself after the socket dropped
+//   connection          the connection state shown in the header
+//   activeSpeaker       id of the participant highlighted as speaking (own id for self), or null
+//   audioLevels         the last measured levels {participantId | 'self': 0..1}
 //   join(room, name)    what the form does; resolves true once joined, else false
 //   leave()             what the Leave button does
-//   stats()             resolves {participantId: {framesDecoded, bytesReceived}}
-//                       summed over that participant's inbound video
+//   stats()             resolves {participantId: {framesDecoded, bytesReceived,
+//                       sources: {camera|screen: {framesDecoded, bytesReceived}}}}
 //   remoteTiles()       ids of the participants that have a tile
-'use strict';
+//   muteMic(bool), muteCamera(bool)   true mutes / turns off; resolve success
+//   shareScreen(), stopScreen()       resolve success
+//   sendChat(text)      sends a chat message; false if it could not
+//   chatLog()           the shown messages [{name, from, shownFrom, text, time, self}]
+//   tileState()         {participantId: {name, mic, cam, mutedMic, mutedCam, video,
+//                       speaking, pinned, staged, hasScreen, screenStaged}}
+//   localState()        the same for the own tile, with sharing, camLive, micLive
+//   pin(participantId | 'local' | 'screen:<id>' | null)
+//   openPanel('chat' | 'people' | 'settings' | null)
+//   inviteLink(), copyInvite()
+//   dropSocket()        closes the WebSocket as a network cut would (no leave)
 
-(() => {
-  // ---------------------------------------------------------------------------
-  // Test hook and shared state
-  // ---------------------------------------------------------------------------
+import { $, h, icon, store, toast } from './dom.js';
+import { LocalMedia } from './media.js';
+import { Session, socketURL } from './signaling.js';
+import { Peer } from './peer.js';
+import { Publisher, live } from './publisher.js';
+import { Remote } from './remote.js';
+import { Tiles } from './tiles.js';
+import { Chat, chatProblem } from './chat.js';
+import { People } from './people.js';
+import { Panels, copyText, inviteLink } from './panels.js';
+import { Speaker } from './speaker.js';
+import { Lobby, NAME_KEY, setToggle } from './lobby.js';
 
-  const confab = {
-    state: 'idle',        // 'idle' | 'joining' | 'joined' | 'error'
-    selfId: null,
-    room: null,
-    lastError: null,      // last error code (string) or null
-    participants: {},     // id -> {id, name}, the others in the room
-    tracks: {},           // mid -> {participantId, trackId, kind, source}, from the latest server offer
-    pc: null,
-    ws: null,
-    localStream: null,
-    negotiations: 0,      // completed offer/answer exchanges (page lifetime)
-    collisions: 0,        // server offers that met our own outstanding offer (glare)
-    negotiationErrors: [],
-    join,
-    leave,
-    stats,
-    remoteTiles,
-  };
-  window.confab = confab;
+const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
-  const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-  const NAME_KEY = 'confab.name';
+const ERROR_TEXT = {
+  'name-taken': 'That name is already taken in this room. Please pick another.',
+  'room-full': 'This room is full. Try again later or pick another room.',
+  'bad-request': 'The server rejected the request as invalid.',
+  'unauthorized': 'You are not allowed to join this room (missing or invalid token).',
+  'negotiation-failed': 'Media negotiation failed.',
+  'not-joined': 'Not in a room yet.',
+  'already-joined': 'Already in a room.',
+  'rate-limited': 'Too many requests: slow down.',
+  'too-large': 'A message was too large for the server.',
+  'unknown-type': 'The server did not understand a message.',
+  'internal': 'The server had an internal error.',
+  'disconnected': 'Disconnected from the server.',
+};
+// Error codes that answer a join; others arriving while joining are shown only.
+const JOIN_FAILURES = new Set(['name-taken', 'room-full', 'unauthorized', 'bad-request',
+  'already-joined', 'rate-limited', 'internal', 'too-large']);
+// Codes whose server-supplied detail helps the reader.
+const WITH_DETAIL = new Set(['bad-request', 'unauthorized', 'negotiation-failed', 'internal']);
+// Join failures that retrying will not cure.
+const FATAL_ON_REJOIN = new Set(['room-full', 'unauthorized', 'bad-request']);
 
-  const ERROR_TEXT = {
-    'name-taken': 'That name is already taken in this room. Please pick another.',
-    'room-full': 'This room is full. Try again later or pick another room.',
-    'bad-request': 'The server rejected the request as invalid.',
-    'unauthorized': 'You are not allowed to join this room (missing or invalid token).',
-    'negotiation-failed': 'Media negotiation failed.',
-    'not-joined': 'Not in a room yet.',
-    'already-joined': 'Already in a room.',
-    'rate-limited': 'Too many requests: slow down.',
-    'too-large': 'A message was too large for the server.',
-    'unknown-type': 'The server did not understand a message.',
-    'internal': 'The server had an internal error.',
-    'disconnected': 'Disconnected',
-    'connection-failed': 'The media connection failed.',
-  };
+let session = null;   // the current Session: WebSocket and Peer
+let intent = null;    // {room, name}: the meeting the user wants to be in; null after leave
 
-  let pendingJoin = null;        // {room, name, resolve} while state is 'joining'
-  let chain = Promise.resolve(); // serializes all signaling work
-  let makingOffer = false;
-  let pendingCandidates = [];    // remote candidates received before a remote description
-  const remote = new Map();      // participant id -> {tile, placeholder, nameEl, main, screen}
-  const attached = new Map();    // mid -> {participantId, source, kind, track}
-  const published = new Map();   // participant id -> Map(trackId -> {trackId, kind, source, muted})
+// joinedPeer is the peer connection while joined, else null.
+function joinedPeer() {
+  if (confab.state !== 'joined' || !session || !session.peer || session.peer.closed) return null;
+  return session.peer;
+}
+const currentPeer = () => (session && session.peer && !session.peer.closed ? session.peer : null);
 
-  // ---------------------------------------------------------------------------
-  // DOM helpers (user data goes in through textContent only)
-  // ---------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
+// Page parts
+// ---------------------------------------------------------------------------
 
-  const $ = (id) => document.getElementById(id);
-  const el = {};
+const ui = {
+  meeting: $('meeting'), banner: $('banner'), error: $('error'), notice: $('notice'),
+  roomLabel: $('room-label'), conn: $('conn'), connText: $('conn-text'), alone: $('alone'),
+  mic: $('mic'), camera: $('camera'), screen: $('screen'), leave: $('leave'), invite: $('invite'),
+  chatToggle: $('chat-toggle'), peopleToggle: $('participants-toggle'), settingsToggle: $('settings'),
+  devices: $('devices'), joinButton: $('join'), settingsBody: $('settings-body'),
+};
 
-  // Error codes that answer a join; others arriving while joining are shown only.
-  const JOIN_FAILURES = new Set(['name-taken', 'room-full', 'unauthorized', 'bad-request',
-    'already-joined', 'rate-limited', 'internal', 'too-large']);
-  // Codes whose server-supplied detail helps the reader.
-  const WITH_DETAIL = new Set(['bad-request', 'unauthorized', 'negotiation-failed', 'internal']);
+const media = new LocalMedia();
+const tiles = new Tiles({ layout: $('layout'), stage: $('stage'), strip: $('tiles') });
+const remote = new Remote({
+  tiles,
+  audioBox: $('audio-sinks'),
+  soundBox: ui.meeting,
+  getPeer: currentPeer,
+  selfId: () => confab.selfId,
+  sinkId: () => media.choice.audiooutput,
+  onChange: () => renderPeople(),
+});
+const publisher = new Publisher({
+  media,
+  getPeer: joinedPeer,
+  send: (msg) => session && session.send(msg),
+  onChange: () => renderAll(),
+});
+const speaker = new Speaker({
+  getPeer: joinedPeer,
+  isKnown: (id) => remote.isKnown(id),
+  micOn: () => media.micOn,
+  onSpeaker: (id) => tiles.setSpeaking(id === 'self' ? 'local' : id),
+});
+const chat = new Chat({ log: $('chat-log'), form: $('chat-form'), input: $('chat-input'), badge: $('chat-badge'), empty: $('chat-empty'), send: sendChat });
+const people = new People({ list: $('people-list'), count: $('people-count'), toggleCount: $('participants-count') });
+const panels = new Panels({
+  chat: { panel: $('chat-panel'), toggle: ui.chatToggle },
+  people: { panel: $('people-panel'), toggle: ui.peopleToggle },
+  settings: { panel: $('settings-panel'), toggle: ui.settingsToggle },
+}, onPanel);
+const lobby = new Lobby(media, {
+  onJoin: (room, name) => join(room, name),
+  onDevice: changeDevice,
+  onMic: () => publisher.muteMic(live(media.mic) && media.micOn),
+  onCamera: () => publisher.muteCamera(live(media.cam)),
+});
+media.onchange = () => renderAll();
 
-  function showError(code, detail) {
-    const text = ERROR_TEXT[code];
-    if (!text) el.error.textContent = detail ? `Error (${code}): ${detail}` : `Error: ${code}`;
-    else el.error.textContent = detail && WITH_DETAIL.has(code) ? `${text} ${detail}` : text;
-    el.error.hidden = false;
+// ---------------------------------------------------------------------------
+// Test hook
+// ---------------------------------------------------------------------------
+
+const confab = {
+  state: 'idle',
+  stateLog: [],
+  selfId: null,
+  room: null,
+  lastError: null,
+  get participants() { return remote.participants; },
+  get tracks() { return session && session.peer ? session.peer.tracks : {}; },
+  get pc() { return session && session.peer ? session.peer.pc : null; },
+  get ws() { return session ? session.ws : null; },
+  get localStream() { return media.stream; },
+  negotiations: 0,
+  collisions: 0,
+  negotiationErrors: [],
+  reconnects: 0,
+  connection: '',
+  get activeSpeaker() { return speaker.current === 'self' ? confab.selfId : speaker.current; },
+  get audioLevels() { return speaker.levels; },
+  join,
+  leave,
+  stats: async () => (session && session.peer ? session.peer.stats() : {}),
+  remoteTiles,
+  muteMic: (muted) => publisher.muteMic(muted),
+  muteCamera: (off) => publisher.muteCamera(off),
+  shareScreen: () => publisher.shareScreen(),
+  stopScreen: () => publisher.stopScreen(),
+  sendChat,
+  chatLog: () => chat.log(),
+  tileState,
+  localState,
+  pin: (key) => tiles.pin(key),
+  openPanel: (name) => panels.open(name),
+  inviteLink: () => inviteLink(confab.room),
+  copyInvite,
+  dropSocket,
+};
+window.confab = confab;
+
+function initControls() {
+  const label = (text) => h('span', { class: 'ctl-text', text });
+  ui.mic.prepend(icon('mic', 'when-on'), icon('mic-off', 'when-off'), label('Mic'));
+  ui.camera.prepend(icon('cam', 'when-on'), icon('cam-off', 'when-off'), label('Camera'));
+  ui.screen.prepend(icon('screen'), label('Present'));
+  ui.leave.prepend(icon('leave'), label('Leave'));
+  ui.chatToggle.prepend(icon('chat'), label('Chat'));
+  ui.peopleToggle.prepend(icon('people'), label('People'));
+  ui.invite.prepend(icon('link'), label('Invite'));
+  ui.settingsToggle.prepend(icon('settings'), label('Devices'));
+  $('chat-send').append(icon('send'));
+  document.querySelectorAll('[data-close]').forEach((b) => b.append(icon('close')));
+
+  ui.mic.addEventListener('click', () => publisher.muteMic(live(media.mic) && media.micOn));
+  ui.camera.addEventListener('click', () => publisher.muteCamera(live(media.cam)));
+  ui.screen.addEventListener('click', () => (media.screen ? publisher.stopScreen() : publisher.shareScreen()));
+  ui.leave.addEventListener('click', () => leave());
+  for (const b of [ui.invite, $('alone-invite'), $('people-invite')]) b.addEventListener('click', () => copyInvite());
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
+    ui.screen.disabled = true;
+    ui.screen.title = 'This browser cannot share its screen';
   }
-  function clearError() { el.error.textContent = ''; el.error.hidden = true; }
-  function showNotice(text) { el.notice.textContent = text; el.notice.hidden = !text; }
+  window.addEventListener('online', () => { if (wakeUp) wakeUp(); });
+}
 
-  function showView(inCall) {
-    el.joinView.hidden = inCall;
-    el.callView.hidden = !inCall;
-    el.leave.hidden = !inCall;
-    el.roomLabel.hidden = !inCall;
-    el.roomLabel.textContent = inCall ? confab.room : '';
-    el.joinBtn.disabled = confab.state === 'joining';
+// ---------------------------------------------------------------------------
+// States and messages for the reader
+// ---------------------------------------------------------------------------
+
+function setState(state) {
+  confab.state = state;
+  confab.stateLog.push(state);
+  if (confab.stateLog.length > 50) confab.stateLog.shift();
+  document.body.dataset.state = state;
+  const inMeeting = state === 'joined' || state === 'reconnecting';
+  lobby.show(!inMeeting);
+  ui.meeting.hidden = !inMeeting;
+  lobby.setBusy(state === 'joining');
+  ui.roomLabel.hidden = !inMeeting;
+  ui.roomLabel.textContent = inMeeting ? confab.room : '';
+  document.title = inMeeting ? `${confab.room} – Confab` : 'Confab';
+  if (inMeeting) {
+    clearMessages();
+    tiles.layout();
+  } else {
+    panels.open(null);
   }
+  if (state !== 'reconnecting') ui.banner.hidden = true;
+  updateConnection();
+  renderPeople();
+}
 
-  function setState(state) {
-    confab.state = state;
-    document.body.dataset.state = state;
-    showView(state === 'joined');
+function updateConnection() {
+  const pcState = confab.pc ? confab.pc.connectionState : '';
+  let text = '';
+  let kind = '';
+  if (confab.state === 'joining') [text, kind] = ['Connecting…', 'wait'];
+  else if (confab.state === 'reconnecting') [text, kind] = ['Reconnecting…', 'bad'];
+  else if (confab.state === 'joined') {
+    if (pcState === 'connected') [text, kind] = ['Connected', 'ok'];
+    else if (pcState === 'disconnected' || pcState === 'failed') [text, kind] = ['Media interrupted…', 'bad'];
+    else [text, kind] = ['Connecting media…', 'wait'];
   }
+  confab.connection = text;
+  ui.conn.hidden = !text;
+  ui.conn.dataset.conn = kind;
+  ui.connText.textContent = text;
+}
 
-  function makeTile(label) {
-    const tile = document.createElement('div');
-    tile.className = 'tile';
-    const placeholder = document.createElement('div');
-    placeholder.className = 'placeholder';
-    placeholder.textContent = ([...label][0] || '?').toUpperCase();
-    const name = document.createElement('div');
-    name.className = 'name';
-    name.textContent = label;
-    tile.append(placeholder, name);
-    return { tile, placeholder, name };
-  }
+function errorText(code, detail) {
+  const text = ERROR_TEXT[code];
+  if (!text) return detail ? `Error (${code}): ${detail}` : `Error: ${code}`;
+  return detail && WITH_DETAIL.has(code) ? `${text} ${detail}` : text;
+}
 
-  function makeVideo(muted) {
-    const v = document.createElement('video');
-    v.autoplay = true;
-    v.playsInline = true;
-    v.setAttribute('playsinline', '');
-    v.muted = muted;
-    return v;
-  }
+function showError(text) {
+  ui.error.textContent = text;
+  ui.error.hidden = !text;
+}
 
-  // play() may be refused by the autoplay policy for unmuted media; fall back
-  // to muted playback and offer a button that unmutes on a user gesture.
-  function startPlayback(video, tile) {
-    const p = video.play();
-    if (!p || !p.catch) return;
-    p.catch((err) => {
-      // AbortError: a newer srcObject replaced this one; its play() counts.
-      if (!err || err.name !== 'NotAllowedError' || video.muted || !video.isConnected) return;
-      video.muted = true;
-      video.play().catch(() => {});
-      if (tile.querySelector('.unmute')) return;
-      const btn = document.createElement('button');
-      btn.type = 'button';
-      btn.className = 'unmute';
-      btn.textContent = 'Tap to unmute';
-      btn.addEventListener('click', () => {
-        tile.querySelectorAll('video').forEach((v) => { v.muted = false; v.play().catch(() => {}); });
-        btn.remove();
-      });
-      tile.append(btn);
-    });
-  }
+function showNotice(text) {
+  ui.notice.textContent = text;
+  ui.notice.hidden = !text;
+}
 
-  // ---------------------------------------------------------------------------
-  // Join form
-  // ---------------------------------------------------------------------------
+function clearMessages() {
+  showError('');
+  showNotice('');
+}
 
-  function initForm() {
-    el.form = $('join-form');
-    el.room = $('room');
-    el.name = $('name');
-    el.joinBtn = $('join');
-    el.leave = $('leave');
-    el.error = $('error');
-    el.notice = $('notice');
-    el.joinView = $('join-view');
-    el.callView = $('call-view');
-    el.tiles = $('tiles');
-    el.roomLabel = $('room-label');
+function validate(room, name) {
+  if (!ROOM_RE.test(room)) return 'Room must be 1–64 characters of A-Z a-z 0-9 _ . -';
+  const n = [...name].length;
+  if (n < 1 || n > 64) return 'Name must be 1–64 characters';
+  // As the server's unicode.IsPrint: no control, format, unassigned or
+  // private characters, and no space but the ASCII one.
+  if (/[\p{C}\p{Zl}\p{Zp}]/u.test(name) || /[^\P{Zs} ]/u.test(name)) return 'Name must contain printable characters only';
+  return null;
+}
 
-    const params = new URLSearchParams(location.search);
-    el.room.value = params.get('room') || '';
-    try { el.name.value = localStorage.getItem(NAME_KEY) || ''; } catch (_) { /* storage off */ }
+// ---------------------------------------------------------------------------
+// Joining, leaving, rejoining
+// ---------------------------------------------------------------------------
 
-    el.form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      join(el.room.value, el.name.value);
-    });
-    el.leave.addEventListener('click', () => leave());
-    setState('idle');
-    (el.room.value ? el.name : el.room).focus();
-  }
-
-  function validate(room, name) {
-    if (!ROOM_RE.test(room)) return 'Room must be 1–64 characters of A-Z a-z 0-9 _ . -';
-    const n = [...name].length;
-    if (n < 1 || n > 64) return 'Name must be 1–64 characters';
-    if (/\p{Cc}/u.test(name)) return 'Name must contain printable characters only';
-    return null;
-  }
-
-  // join(room, name) does what the form does. It resolves to true once
-  // "joined" arrives, false on an error (state 'error', lastError set).
-  async function join(room, name) {
-    room = String(room ?? '').trim();
-    name = String(name ?? '').trim();
-    if (confab.state === 'joining' || confab.state === 'joined') return false;
-    el.room.value = room;
-    el.name.value = name;
-    clearError();
-    showNotice('');
-    const invalid = validate(room, name);
-    if (invalid) {
-      confab.lastError = 'bad-request';
-      setState('error');
-      el.error.textContent = invalid;
-      el.error.hidden = false;
-      return false;
-    }
-    setState('joining');
-    confab.room = room;
-
-    const stream = await getLocalMedia();
-    if (confab.state !== 'joining') { // left meanwhile
-      if (stream) stream.getTracks().forEach((t) => t.stop());
-      return false;
-    }
-    confab.localStream = stream;
-    try {
-      await openSocket();
-    } catch (_) {
-      return failJoin('disconnected', 'Could not connect to the server.');
-    }
-    if (confab.state !== 'joining') return false;
-    const done = new Promise((resolve) => { pendingJoin = { room, name, resolve }; });
-    const msg = { type: 'join', room, name };
-    const token = new URLSearchParams(location.search).get('token');
-    if (token) msg.token = token;
-    send(msg);
-    return done;
-  }
-
-  function failJoin(code, detail) {
-    stopLocalMedia();
-    confab.lastError = code;
+// join(room, name) does what the form does. It resolves to true once
+// "joined" arrives, false on an error (state 'error', lastError set).
+async function join(room, name) {
+  room = String(room ?? '').trim();
+  name = String(name ?? '').trim();
+  if (confab.state === 'joining' || confab.state === 'joined' || confab.state === 'reconnecting') return false;
+  lobby.setFields(room, name);
+  clearMessages();
+  const invalid = validate(room, name);
+  if (invalid) {
+    confab.lastError = 'bad-request';
     setState('error');
-    showError(code, detail);
-    if (pendingJoin) { pendingJoin.resolve(false); pendingJoin = null; }
+    showError(invalid);
     return false;
   }
+  const want = { room, name };
+  intent = want;
+  confab.room = room;
+  setState('joining');
+  lobby.previewing = true;
+  await media.prepare();
+  if (intent !== want) return false;
+  const result = await connectAndJoin(want);
+  if (result === 'joined') return true;
+  if (intent === want) failJoin(result.code, result.detail);
+  return false;
+}
 
-  // ---------------------------------------------------------------------------
-  // Local media
-  // ---------------------------------------------------------------------------
-
-  async function getLocalMedia() {
-    const md = navigator.mediaDevices;
-    const video = { width: 640, height: 480 };
-    const attempts = [
-      [{ audio: true, video }, ''],
-      [{ audio: true }, 'Camera unavailable: joining with microphone only'],
-      [{ video }, 'Microphone unavailable: joining with camera only'],
-    ];
-    if (md && md.getUserMedia) {
-      for (const [constraints, notice] of attempts) {
-        try {
-          const stream = await md.getUserMedia(constraints);
-          showNotice(notice);
-          return stream;
-        } catch (err) {
-          console.warn('getUserMedia', constraints, err);
-        }
-      }
-    }
-    showNotice('Camera/microphone unavailable: joining without them');
-    return null;
+// connectAndJoin opens a new connection and joins; it resolves 'joined' or
+// {code, detail}.
+async function connectAndJoin(want) {
+  const sess = new Session();
+  try {
+    await sess.open(socketURL(), { onMessage: (m) => onMessage(sess, m), onClose: () => onClose(sess) });
+  } catch (_) {
+    return { code: 'disconnected', detail: 'Could not connect to the server.' };
   }
-
-  function stopLocalMedia() {
-    if (confab.localStream) confab.localStream.getTracks().forEach((t) => t.stop());
-    confab.localStream = null;
+  if (intent !== want) {
+    sess.close();
+    return { code: 'left' };
   }
-
-  function addLocalTile() {
-    const { tile, placeholder } = makeTile('You');
-    tile.classList.add('local');
-    placeholder.textContent = 'You';
-    const stream = confab.localStream;
-    if (stream && stream.getVideoTracks().length) {
-      const v = makeVideo(true);
-      v.srcObject = stream;
-      tile.prepend(v);
-      tile.dataset.hasVideo = 'true';
-      v.play().catch(() => {});
-    }
-    el.tiles.prepend(tile);
+  session = sess;
+  const reply = new Promise((resolve) => { sess.pending = resolve; });
+  const timer = setTimeout(() => sess.settle({ code: 'disconnected', detail: 'The server did not answer.' }), 15000);
+  const msg = { type: 'join', room: want.room, name: want.name };
+  const token = new URLSearchParams(location.search).get('token');
+  if (token) msg.token = token;
+  sess.send(msg);
+  const result = await reply;
+  clearTimeout(timer);
+  if (result !== 'joined' && session === sess) {
+    session = null;
+    sess.close();
   }
+  return result;
+}
 
-  // ---------------------------------------------------------------------------
-  // WebSocket
-  // ---------------------------------------------------------------------------
+function failJoin(code, detail) {
+  intent = null;
+  confab.lastError = code;
+  if (confab.state === 'reconnecting') teardownMeeting();
+  setState('error');
+  showError(errorText(code, detail));
+}
 
-  function openSocket() {
-    const ws = confab.ws;
-    if (ws && ws.readyState === WebSocket.OPEN) return Promise.resolve(ws);
-    return new Promise((resolve, reject) => {
-      const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-      const sock = new WebSocket(`${proto}://${location.host}/ws`);
-      confab.ws = sock;
-      let opened = false;
-      sock.onopen = () => { opened = true; resolve(sock); };
-      sock.onmessage = (e) => onMessage(e.data);
-      sock.onerror = () => reject(new Error('websocket error'));
-      sock.onclose = () => {
-        reject(new Error('websocket closed'));
-        if (confab.ws !== sock) return;
-        confab.ws = null;
-        if (opened) onSocketClosed(); // a failed connect is reported by join()
-      };
-    });
+// leave is what the Leave button does: say goodbye, hang up, turn the
+// devices off and go back to the lobby.
+function leave() {
+  const sess = session;
+  const was = confab.state;
+  intent = null;
+  session = null;
+  if (sess) {
+    if (sess.joined) sess.send({ type: 'leave' });
+    sess.settle({ code: 'left' });
+    if (sess.peer) sess.peer.close();
+    sess.close(1000, 'left');
   }
-
-  function send(msg) {
-    const ws = confab.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(msg));
-    return true;
+  teardownMeeting();
+  clearMessages();
+  if (was === 'joined' || was === 'reconnecting') {
+    media.stopAll();
+    lobby.stopPreview();
+    showNotice('You left the meeting.');
   }
+  setState('idle');
+}
 
-  function onSocketClosed() {
-    const wasActive = confab.state === 'joining' || confab.state === 'joined';
-    teardownCall();
-    if (wasActive) failJoin('disconnected');
-    else showError('disconnected');
+// dropSocket cuts the WebSocket without leaving, as a network failure would.
+function dropSocket() {
+  if (!session || !session.ws) return false;
+  session.ws.close(4000, 'dropped');
+  return true;
+}
+
+function teardownMeeting() {
+  speaker.stop();
+  remote.clear();
+  tiles.clear();
+  chat.clear();
+  confab.selfId = null;
+}
+
+function onMessage(sess, msg) {
+  if (sess !== session) return;
+  sess.enqueue(() => (sess === session ? handle(sess, msg) : undefined));
+}
+
+function onClose(sess) {
+  if (sess !== session) return;
+  session = null;
+  if (sess.peer) sess.peer.close();
+  if (sess.pending) {
+    sess.settle({ code: 'disconnected', detail: 'The connection to the server closed.' });
+    return;
   }
+  if (confab.state === 'joined' && intent) startReconnect();
+}
 
-  function onMessage(data) {
-    let msg;
-    try { msg = JSON.parse(data); } catch (_) { return; }
-    if (!msg || typeof msg.type !== 'string') return;
-    enqueue(() => handleMessage(msg));
-  }
+// startReconnect shows that the page is reconnecting and rejoins the same
+// room with the same name and media, retrying with backoff.
+function startReconnect() {
+  const want = intent;
+  speaker.stop();
+  remote.clear();
+  setState('reconnecting');
+  reconnectLoop(want);
+}
 
-  // enqueue runs fn after all signaling work queued before it.
-  function enqueue(fn) {
-    chain = chain.then(fn).catch((err) => console.error('signaling', err));
-    return chain;
-  }
+let wakeUp = null; // ends the current wait early (the browser is back online)
 
-  // ---------------------------------------------------------------------------
-  // Signaling messages
-  // ---------------------------------------------------------------------------
+function pause(ms) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); wakeUp = null; resolve(); };
+    const timer = setTimeout(done, ms);
+    wakeUp = done;
+  });
+}
 
-  async function handleMessage(msg) {
-    switch (msg.type) {
-      case 'joined': return onJoined(msg);
-      case 'error': return onError(msg);
-      case 'offer': return onOffer(msg);
-      case 'answer': return onAnswer(msg);
-      case 'candidate': return onCandidate(msg);
-      case 'participant-joined': return addParticipant(msg.participant);
-      case 'participant-left': return removeParticipant(msg.participantId);
-      case 'track-published': return setPublished(msg.participantId, msg.track);
-      case 'track-unpublished': return unsetPublished(msg.participantId, msg.trackId);
-      case 'track-muted': return setMuted(msg.participantId, msg.trackId, msg.muted);
-      case 'chat': console.debug('chat', msg.from && msg.from.name, msg.text); return undefined;
-      default: return undefined; // unknown types are ignored
-    }
-  }
-
-  function onError(msg) {
-    const code = String(msg.code || 'internal');
-    console.warn('server error', code, msg.message);
-    confab.lastError = code;
-    if (code === 'negotiation-failed') confab.negotiationErrors.push(`server: ${msg.message || code}`);
-    if (confab.state === 'joining' && pendingJoin && JOIN_FAILURES.has(code)) {
-      failJoin(code, msg.message);
-    } else {
-      showError(code, msg.message);
-    }
-  }
-
-  function onJoined(msg) {
-    if (confab.state !== 'joining' || !pendingJoin) { // left while joining
-      send({ type: 'leave' });
+async function reconnectLoop(want) {
+  const started = Date.now();
+  let last = null;
+  for (let attempt = 1; intent === want; attempt++) {
+    ui.banner.textContent = attempt === 1 ? 'Connection lost. Reconnecting…' : `Connection lost. Reconnecting… (attempt ${attempt})`;
+    ui.banner.hidden = false;
+    // The old session may hold the name until the server notices it is
+    // gone: retry that soon; anything else with growing pauses.
+    const delay = last === 'name-taken' ? 1000 : Math.min(10000, 250 * 2 ** (attempt - 1));
+    await pause(delay * (0.8 + 0.4 * Math.random()));
+    if (intent !== want) return;
+    const result = await connectAndJoin(want);
+    if (result === 'joined' || intent !== want) return;
+    last = result.code;
+    if (FATAL_ON_REJOIN.has(last) || (last === 'name-taken' && Date.now() - started > 90000)) {
+      failJoin(last, result.detail);
+      media.stopAll();
       return;
     }
-    const { room, name, resolve } = pendingJoin;
-    pendingJoin = null;
-    confab.selfId = msg.self && msg.self.id;
-    confab.room = msg.room || room;
-    confab.lastError = null;
-    clearError();
-    try { localStorage.setItem(NAME_KEY, name); } catch (_) { /* storage off */ }
-    const url = new URL(location.href);
-    url.searchParams.set('room', confab.room);
-    history.replaceState(null, '', url);
-
-    el.tiles.textContent = '';
-    addLocalTile();
-    (msg.participants || []).forEach(addParticipant);
-    setState('joined');
-    try {
-      startPeerConnection(msg.iceServers || []);
-    } catch (err) {
-      negotiationError('peer connection', err);
-    } finally {
-      resolve(true);
-    }
   }
+}
 
-  // ---------------------------------------------------------------------------
-  // Peer connection and perfect negotiation (this client is polite)
-  // ---------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
+// Signaling messages
+// ---------------------------------------------------------------------------
 
-  function startPeerConnection(iceServers) {
-    const pc = new RTCPeerConnection({ iceServers });
-    confab.pc = pc;
-    makingOffer = false;
-    pendingCandidates = [];
-    confab.tracks = {};
-
-    pc.onicecandidate = (e) => {
-      if (confab.pc !== pc) return;
-      send({ type: 'candidate', candidate: e.candidate ? e.candidate.toJSON() : null });
-    };
-    pc.onnegotiationneeded = () => enqueue(() => negotiate(pc, true));
-    pc.ontrack = onTrack;
-    pc.onconnectionstatechange = () => {
-      document.body.dataset.connection = pc.connectionState;
-      if (pc.connectionState === 'failed' && confab.pc === pc) showError('connection-failed');
-    };
-
-    // Metadata first, so the server knows the sources before the first offer.
-    const tracks = confab.localStream ? confab.localStream.getTracks() : [];
-    if (tracks.length) {
-      send({
-        type: 'publish',
-        tracks: tracks.map((t) => ({ trackId: t.id, source: t.kind === 'video' ? 'camera' : 'microphone' })),
-      });
-      tracks.forEach((t) => pc.addTrack(t, confab.localStream));
-    } else {
-      // A viewer: the offer still needs media sections.
-      pc.addTransceiver('audio', { direction: 'recvonly' });
-      pc.addTransceiver('video', { direction: 'recvonly' });
-    }
-    enqueue(() => negotiate(pc, false));
+function handle(sess, msg) {
+  const peer = sess.peer;
+  switch (msg.type) {
+    case 'joined': return onJoined(sess, msg);
+    case 'error': return onServerError(sess, msg);
+    case 'offer': return peer && peer.onOffer(msg);
+    case 'answer': return peer && peer.onAnswer(msg);
+    case 'candidate': return peer && peer.onCandidate(msg);
+    case 'participant-joined': return remote.add(msg.participant, true);
+    case 'participant-left': return remote.remove(msg.participantId);
+    case 'track-published': return remote.setPublished(msg.participantId, msg.track);
+    case 'track-unpublished': return remote.unsetPublished(msg.participantId, msg.trackId);
+    case 'track-muted': return remote.setMuted(msg.participantId, msg.trackId, msg.muted);
+    case 'chat': return chat.add(msg, confab.selfId);
+    default: return undefined; // unknown types are ignored
   }
+}
 
-  const sends = (dir) => dir === 'sendrecv' || dir === 'sendonly';
-
-  // needsNegotiation tells whether local transceivers hold changes that no
-  // completed offer/answer has covered yet.
-  function needsNegotiation(pc) {
-    return pc.getTransceivers().some((t) => {
-      if (t.currentDirection === 'stopped') return false;
-      if (t.direction === 'stopped' || t.mid === null) return true;
-      return sends(t.direction) !== sends(t.currentDirection);
-    });
+function onServerError(sess, msg) {
+  const code = String(msg.code || 'internal');
+  console.warn('server error', code, msg.message);
+  confab.lastError = code;
+  if (code === 'negotiation-failed') confab.negotiationErrors.push(`server: ${msg.message || code}`);
+  if (sess.pending && JOIN_FAILURES.has(code)) {
+    sess.settle({ code, detail: msg.message });
+    return;
   }
+  toast(errorText(code, msg.message));
+}
 
-  // negotiate sends an offer. fromEvent: triggered by negotiationneeded (always
-  // offer); otherwise only when local changes still need negotiating.
-  async function negotiate(pc, fromEvent) {
-    if (confab.pc !== pc || pc.signalingState !== 'stable') return;
-    if (!fromEvent && !needsNegotiation(pc)) return;
-    try {
-      makingOffer = true;
-      await pc.setLocalDescription();
-      if (confab.pc === pc) send({ type: 'offer', sdp: pc.localDescription.sdp });
-    } catch (err) {
-      negotiationError('offer', err);
-    } finally {
-      makingOffer = false;
-    }
+function onJoined(sess, msg) {
+  if (!sess.pending || !intent) {
+    sess.send({ type: 'leave' });
+    return;
   }
+  const rejoin = confab.state === 'reconnecting';
+  confab.selfId = msg.self && msg.self.id;
+  confab.room = msg.room || intent.room;
+  confab.lastError = null;
+  store.set(NAME_KEY, intent.name);
+  const url = new URL(location.href);
+  url.searchParams.set('room', confab.room);
+  history.replaceState(null, '', url);
 
-  async function onOffer(msg) {
-    const pc = confab.pc;
-    if (!pc) return;
-    // Polite peer: on a collision, setRemoteDescription rolls our offer back.
-    const offerCollision = makingOffer || pc.signalingState !== 'stable';
-    if (offerCollision) confab.collisions++;
-    confab.tracks = msg.tracks || {};
-    try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
-      await flushCandidates(pc);
-      await pc.setLocalDescription();
-      if (confab.pc !== pc) return;
-      send({ type: 'answer', sdp: pc.localDescription.sdp });
-      if (pc.signalingState === 'stable') confab.negotiations++;
-    } catch (err) {
-      negotiationError('answer', err);
-      return;
-    }
-    reconcileTracks();
-    // A rolled-back offer is lost (the impolite server ignored it): offer again.
-    // negotiationneeded normally fires too; negotiate() skips duplicates.
-    enqueue(() => negotiate(pc, offerCollision));
+  remote.clear();
+  if (!rejoin) {
+    tiles.clear();
+    chat.clear();
   }
+  tiles.ensure('local', { name: `${intent.name} (you)`, local: true });
+  for (const p of msg.participants || []) remote.add(p, false);
+  sess.joined = true;
+  if (rejoin) confab.reconnects++;
+  setState('joined');
+  startPeer(sess, Array.isArray(msg.iceServers) ? msg.iceServers : []);
+  renderLocal();
+  speaker.start();
+  sess.settle('joined');
+  if (rejoin) toast('Reconnected');
+}
 
-  async function onAnswer(msg) {
-    const pc = confab.pc;
-    if (!pc) return;
-    if (pc.signalingState !== 'have-local-offer') {
-      console.warn('ignoring answer in state', pc.signalingState);
-      return;
-    }
-    try {
-      await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
-      await flushCandidates(pc);
-      if (pc.signalingState === 'stable') confab.negotiations++;
-    } catch (err) {
-      negotiationError('answer from server', err);
-      return;
-    }
-    enqueue(() => negotiate(pc, false));
+// startPeer makes the session's peer connection and publishes the local
+// media: after a rejoin, the same tracks.
+function startPeer(sess, iceServers) {
+  const peer = new Peer({
+    iceServers,
+    session: sess,
+    counters: confab,
+    onRemote: () => remote.render(),
+    onState: updateConnection,
+    onError: (text) => toast(`${ERROR_TEXT['negotiation-failed']} ${text}`),
+    isKnown: (id) => remote.isKnown(id),
+  });
+  sess.peer = peer;
+  try {
+    peer.start(publisher.locals());
+  } catch (err) {
+    peer.fail('peer connection', err);
   }
+}
 
-  async function onCandidate(msg) {
-    const pc = confab.pc;
-    if (!pc || !msg.candidate) return; // null: end of candidates, nothing to do
-    if (!pc.remoteDescription) {
-      pendingCandidates.push(msg.candidate);
-      return;
-    }
-    await addCandidate(pc, msg.candidate);
+// changeDevice switches to another camera, microphone or speaker.
+async function changeDevice(kind, deviceId) {
+  if (kind === 'audiooutput') {
+    media.useDevice(kind, deviceId);
+    remote.setSinks();
+    return;
   }
+  await publisher.changeDevice(kind, deviceId);
+}
 
-  async function flushCandidates(pc) {
-    const list = pendingCandidates;
-    pendingCandidates = [];
-    for (const c of list) await addCandidate(pc, c);
+// ---------------------------------------------------------------------------
+// Own tile, controls, participant list, panels
+// ---------------------------------------------------------------------------
+
+function micState() {
+  if (!live(media.mic)) return 'none';
+  return media.micOn ? 'on' : 'off';
+}
+
+function camState() {
+  if (live(media.cam)) return 'on';
+  return media.camOn ? 'none' : 'off';
+}
+
+function renderAll() {
+  if (confab.state === 'joined' || confab.state === 'reconnecting') renderLocal();
+  else lobby.render();
+}
+
+function renderLocal() {
+  if (!tiles.get('local')) return;
+  tiles.setState('local', { mic: micState(), cam: camState() });
+  tiles.setVideo('local', live(media.cam) ? media.cam : null);
+  if (media.screen) {
+    tiles.ensure('screen:local', { name: 'You', kind: 'screen', local: true });
+    tiles.setVideo('screen:local', media.screen.getVideoTracks()[0] || null);
+  } else {
+    tiles.remove('screen:local');
   }
+  setToggle(ui.mic, micState() !== 'on', 'Mute microphone', 'Unmute microphone');
+  setToggle(ui.camera, camState() !== 'on', 'Turn off camera', 'Turn on camera');
+  setToggle(ui.screen, !!media.screen, 'Share your screen', 'Stop sharing your screen');
+  ui.screen.querySelector('.ctl-text').textContent = media.screen ? 'Stop' : 'Present';
+  renderPeople();
+}
 
-  async function addCandidate(pc, candidate) {
-    try {
-      await pc.addIceCandidate(candidate);
-    } catch (err) {
-      console.warn('addIceCandidate', err);
-    }
+function renderPeople() {
+  const list = [];
+  if (intent && confab.selfId) {
+    list.push({ id: confab.selfId, name: intent.name, self: true, mic: micState(), cam: camState(), screen: !!media.screen });
   }
+  list.push(...remote.list());
+  people.render(list);
+  ui.alone.hidden = !(confab.state === 'joined' && Object.keys(remote.participants).length === 0);
+}
 
-  function negotiationError(what, err) {
-    const text = `${what}: ${err && err.message ? err.message : String(err)}`;
-    console.error('negotiation', text);
-    confab.negotiationErrors.push(text);
-    showError('negotiation-failed', text);
+// onPanel follows the side panels: the chat counts unread messages while
+// closed; the device pickers move from the lobby form into their panel.
+function onPanel(name) {
+  chat.setOpen(name === 'chat');
+  if (name === 'settings') {
+    ui.settingsBody.append(ui.devices);
+    lobby.fillDevices();
+  } else if (ui.devices.parentNode !== ui.joinButton.parentNode) {
+    ui.joinButton.before(ui.devices);
   }
+  if (name === 'chat') $('chat-input').focus();
+}
 
-  // ---------------------------------------------------------------------------
-  // Remote participants and their media
-  // ---------------------------------------------------------------------------
+async function copyInvite() {
+  const link = inviteLink(confab.room);
+  await copyText(link, 'Invite link copied');
+  return link;
+}
 
-  function addParticipant(p) {
-    if (!p || !p.id || p.id === confab.selfId) return;
-    confab.participants[p.id] = { id: p.id, name: String(p.name || '') };
-    if (!published.has(p.id)) published.set(p.id, new Map());
-    (p.tracks || []).forEach((t) => setPublished(p.id, t));
-    const r = ensureTile(p.id);
-    r.nameEl.textContent = confab.participants[p.id].name;
-    r.placeholder.textContent = ([...confab.participants[p.id].name][0] || '?').toUpperCase();
-    updateMuted(p.id);
+// ---------------------------------------------------------------------------
+// Chat and tile state (test hook)
+// ---------------------------------------------------------------------------
+
+function sendChat(text) {
+  text = String(text ?? '');
+  const problem = chatProblem(text);
+  if (problem) {
+    toast(problem);
+    return false;
   }
-
-  function removeParticipant(id) {
-    delete confab.participants[id];
-    published.delete(id);
-    for (const [mid, a] of attached) if (a.participantId === id) attached.delete(mid);
-    const r = remote.get(id);
-    if (r) {
-      r.tile.querySelectorAll('video').forEach((v) => { v.srcObject = null; });
-      r.tile.remove();
-      remote.delete(id);
-    }
+  if (confab.state !== 'joined' || !session || !session.send({ type: 'chat', text })) {
+    toast('Not connected: the message was not sent');
+    return false;
   }
+  return true;
+}
 
-  function ensureTile(id) {
-    let r = remote.get(id);
-    if (r) return r;
-    const p = confab.participants[id];
-    const label = p ? p.name : 'Guest';
-    const { tile, placeholder, name } = makeTile(label);
-    tile.dataset.participantId = id;
-    r = { tile, placeholder, nameEl: name, main: null, screen: null };
-    remote.set(id, r);
-    el.tiles.append(tile);
-    return r;
+function remoteTiles() {
+  return [...document.querySelectorAll('#layout .tile[data-participant-id]')].map((t) => t.dataset.participantId);
+}
+
+function tileState() {
+  const out = {};
+  for (const id of Object.keys(remote.participants)) {
+    const s = tiles.state(id);
+    if (!s) continue;
+    const screen = tiles.state(`screen:${id}`);
+    out[id] = { ...s, hasScreen: !!(screen && screen.video), screenStaged: !!(screen && screen.staged) };
   }
+  return out;
+}
 
-  function setPublished(id, track) {
-    if (!track || !track.trackId) return;
-    if (!published.has(id)) published.set(id, new Map());
-    published.get(id).set(track.trackId, { ...track });
-    updateMuted(id);
-  }
+function localState() {
+  const s = tiles.state('local');
+  return s && { ...s, sharing: !!media.screen, camLive: live(media.cam), micLive: live(media.mic) };
+}
 
-  function unsetPublished(id, trackId) {
-    const m = published.get(id);
-    if (m) m.delete(trackId);
-    updateMuted(id);
-  }
+// ---------------------------------------------------------------------------
+// Start
+// ---------------------------------------------------------------------------
 
-  function setMuted(id, trackId, muted) {
-    const m = published.get(id);
-    const t = m && m.get(trackId);
-    if (t) t.muted = !!muted;
-    else if (m) m.set(trackId, { trackId, muted: !!muted, source: '', kind: '' });
-    updateMuted(id);
-  }
-
-  // The tile's data-muted lists the sources that are muted ("microphone camera").
-  function updateMuted(id) {
-    const r = remote.get(id);
-    if (!r) return;
-    const muted = [...(published.get(id) || new Map()).values()]
-      .filter((t) => t.muted).map((t) => t.source || t.kind || 'track');
-    if (muted.length) r.tile.dataset.muted = [...new Set(muted)].join(' ');
-    else delete r.tile.dataset.muted;
-  }
-
-  function onTrack(e) {
-    const mid = e.transceiver && e.transceiver.mid;
-    const info = (mid !== null && confab.tracks[mid]) || {};
-    const stream = e.streams && e.streams[0];
-    // The tracks map is authoritative; the stream id (the publisher's id) is a
-    // fallback for a known participant only. Anything else (e.g. a transceiver
-    // the server is not sending on) is ignored.
-    let participantId = info.participantId;
-    if (!participantId && stream && confab.participants[stream.id]) participantId = stream.id;
-    if (!participantId || participantId === confab.selfId) return;
-    const track = e.track;
-    const source = info.source || (track.kind === 'video' ? 'camera' : 'microphone');
-    detach(mid);
-    attached.set(mid, { participantId, source, kind: track.kind, track });
-    renderMedia(participantId);
-
-    track.addEventListener('ended', () => detachTrack(track));
-    if (stream) stream.addEventListener('removetrack', (ev) => detachTrack(ev.track));
-  }
-
-  function detachTrack(track) {
-    for (const [mid, a] of attached) if (a.track === track) detach(mid);
-  }
-
-  function detach(mid) {
-    const a = attached.get(mid);
-    if (!a) return;
-    attached.delete(mid);
-    renderMedia(a.participantId);
-  }
-
-  // After a server offer: drop media whose mid is no longer forwarded.
-  function reconcileTracks() {
-    for (const [mid, a] of attached) {
-      const info = confab.tracks[mid];
-      if (!info || info.participantId !== a.participantId) detach(mid);
-    }
-  }
-
-  // renderMedia puts a participant's attached tracks into its tile: camera
-  // video and audio in the main element, a screen share in a second one.
-  function renderMedia(id) {
-    if (!confab.participants[id] && ![...attached.values()].some((a) => a.participantId === id)) return;
-    const r = ensureTile(id);
-    const mine = [...attached.values()].filter((a) => a.participantId === id);
-    const isScreen = (a) => a.source === 'screen' || a.source === 'screen-audio';
-    const mainTracks = mine.filter((a) => !isScreen(a)).map((a) => a.track);
-    const screenTracks = mine.filter(isScreen).map((a) => a.track);
-    r.main = updateVideo(r, r.main, mainTracks, 'main');
-    r.screen = updateVideo(r, r.screen, screenTracks, 'screen');
-    const hasVideo = mainTracks.some((t) => t.kind === 'video');
-    if (hasVideo) r.tile.dataset.hasVideo = 'true'; else delete r.tile.dataset.hasVideo;
-    if (r.screen) r.tile.dataset.screen = 'true'; else delete r.tile.dataset.screen;
-  }
-
-  function updateVideo(r, video, tracks, cls) {
-    if (!tracks.length) {
-      if (video) { video.srcObject = null; video.remove(); }
-      return null;
-    }
-    const current = video && video.srcObject ? video.srcObject.getTracks() : [];
-    if (video && current.length === tracks.length && tracks.every((t) => current.includes(t))) return video;
-    if (!video) {
-      video = makeVideo(false);
-      video.className = cls;
-      r.tile.insertBefore(video, r.nameEl);
-    }
-    video.srcObject = new MediaStream(tracks);
-    startPlayback(video, r.tile);
-    return video;
-  }
-
-  // ---------------------------------------------------------------------------
-  // Stats, remote tiles (test hook)
-  // ---------------------------------------------------------------------------
-
-  // stats() sums inbound-rtp video per publishing participant.
-  async function stats() {
-    const pc = confab.pc;
-    const out = {};
-    if (!pc) return out;
-    const trackToMid = {};
-    pc.getTransceivers().forEach((t) => {
-      if (t.mid !== null && t.receiver.track) trackToMid[t.receiver.track.id] = t.mid;
-    });
-    const report = await pc.getStats();
-    report.forEach((s) => {
-      if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
-      let trackIdentifier = s.trackIdentifier;
-      if (!trackIdentifier && s.trackId && report.get(s.trackId)) trackIdentifier = report.get(s.trackId).trackIdentifier;
-      const mid = s.mid != null ? s.mid : trackToMid[trackIdentifier];
-      const info = (mid != null && (confab.tracks[mid] || attached.get(mid))) || null;
-      const id = info && info.participantId;
-      if (!id) return;
-      const sum = out[id] || (out[id] = { framesDecoded: 0, bytesReceived: 0 });
-      sum.framesDecoded += s.framesDecoded || 0;
-      sum.bytesReceived += s.bytesReceived || 0;
-    });
-    return out;
-  }
-
-  function remoteTiles() {
-    return [...el.tiles.querySelectorAll('.tile[data-participant-id]')].map((t) => t.dataset.participantId);
-  }
-
-  // ---------------------------------------------------------------------------
-  // Leave and teardown
-  // ---------------------------------------------------------------------------
-
-  function leave() {
-    // While joining, onJoined sends the leave once "joined" arrives.
-    if (confab.state === 'joined') send({ type: 'leave' });
-    if (pendingJoin) { pendingJoin.resolve(false); pendingJoin = null; }
-    teardownCall();
-    clearError();
-    showNotice('');
-    setState('idle');
-  }
-
-  function teardownCall() {
-    const pc = confab.pc;
-    confab.pc = null;
-    if (pc) {
-      pc.onicecandidate = pc.onnegotiationneeded = pc.ontrack = pc.onconnectionstatechange = null;
-      pc.close();
-    }
-    stopLocalMedia();
-    makingOffer = false;
-    pendingCandidates = [];
-    attached.clear();
-    published.clear();
-    remote.clear();
-    confab.tracks = {};
-    confab.participants = {};
-    confab.selfId = null;
-    el.tiles.querySelectorAll('video').forEach((v) => { v.srcObject = null; });
-    el.tiles.textContent = '';
-  }
-
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', initForm);
-  else initForm();
-})();
+initControls();
+setState('idle');
+lobby.focus();
+lobby.startPreview();
