@@ -24,7 +24,10 @@ type TrackInfo struct {
 	Kind   string
 	Source string
 	Muted  bool
-	Media  *sfu.Track
+	// ModeratorMuted is set when the admin API muted the track: nothing is
+	// forwarded and the publisher cannot unmute it.
+	ModeratorMuted bool
+	Media          *sfu.Track
 }
 
 // Participant is a copy of a member's public state.
@@ -64,6 +67,10 @@ type TrackMuted struct {
 	Muted         bool
 }
 
+// Removed tells a member that it was removed from the room (kicked, or the
+// room closed) and must leave.
+type Removed struct{ Reason string }
+
 // Chat is a chat message, delivered to every member including its sender.
 type Chat struct {
 	FromID   string
@@ -78,3 +85,4 @@ func (TrackPublished) event()    {}
 func (TrackUnpublished) event()  {}
 func (TrackMuted) event()        {}
 func (Chat) event()              {}
+func (Removed) event()           {}

@@ -253,6 +253,10 @@ func (r *Room) SetMuted(id, trackID string, muted bool) error {
 	meta.muted = muted
 	mb.meta[trackID] = meta
 	t := mb.track(trackID)
+	if t != nil && t.ModeratorMuted && !muted {
+		r.mu.Unlock()
+		return fmt.Errorf("unmute track %s: %w", trackID, ErrModeratorMuted)
+	}
 	changed := t != nil && t.Muted != muted
 	if t != nil {
 		t.Muted = muted
@@ -300,4 +304,55 @@ func deliver(targets []Member, ev Event) {
 	for _, t := range targets {
 		t.Deliver(ev)
 	}
+}
+
+// ModeratorMute mutes (or unmutes) participant id's track for everyone: the
+// server stops (or resumes) forwarding it and every member, the publisher
+// included, is told.
+func (r *Room) ModeratorMute(id, trackID string, muted bool) error {
+	r.mu.Lock()
+	mb, ok := r.members[id]
+	if !ok {
+		r.mu.Unlock()
+		return ErrNotMember
+	}
+	t := mb.track(trackID)
+	if t == nil {
+		r.mu.Unlock()
+		return fmt.Errorf("mute %s: %w", trackID, ErrNoTrack)
+	}
+	t.ModeratorMuted, t.Muted = muted, muted
+	meta := mb.meta[trackID]
+	meta.muted = muted
+	mb.meta[trackID] = meta
+	media := t.Media
+	targets := r.othersLocked("")
+	r.mu.Unlock()
+
+	if media != nil {
+		media.SetPaused(muted)
+	}
+	deliver(targets, TrackMuted{ParticipantID: id, TrackID: trackID, Muted: muted})
+	return nil
+}
+
+// Kick tells participant id it was removed; its session leaves the room.
+func (r *Room) Kick(id, reason string) error {
+	r.mu.Lock()
+	mb, ok := r.members[id]
+	r.mu.Unlock()
+	if !ok {
+		return ErrNotMember
+	}
+	mb.session.Deliver(Removed{Reason: reason})
+	return nil
+}
+
+// Close tells every member it was removed; the room goes away when the last
+// has left.
+func (r *Room) Close(reason string) {
+	r.mu.Lock()
+	targets := r.othersLocked("")
+	r.mu.Unlock()
+	deliver(targets, Removed{Reason: reason})
 }

@@ -38,6 +38,20 @@ type Track struct {
 	// which is not NACKed.
 	cache *packetCache
 
+	// paused stops forwarding (a moderator muted the track); the reader
+	// keeps reading so the publisher's transport stays healthy.
+	paused atomic.Bool
+	// seq tracks sequence numbers for the loss estimate; only the reader
+	// writes it.
+	seq      seqCounter
+	lostPkts atomic.Uint64
+	started  time.Time
+
+	rateMu    sync.Mutex
+	rateBytes uint64
+	rateAt    time.Time
+	rate      float64
+
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
 	packets      atomic.Uint64
@@ -59,6 +73,7 @@ func newTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver, pc *webr
 		pc:        pc,
 		keyframes: keyframeThrottle{interval: DefaultKeyframeInterval},
 		done:      make(chan struct{}),
+		started:   time.Now(),
 	}
 	t.log = log.With("track", t.id, "kind", t.kind.String(), "codec", t.codec.MimeType)
 	if t.kind == webrtc.RTPCodecTypeVideo {
@@ -98,6 +113,44 @@ func (t *Track) DownTracks() []DownTrackStats {
 		out = append(out, d.Stats())
 	}
 	return out
+}
+
+// SetPaused stops (true) or resumes forwarding of the track to every
+// subscriber. A resumed video track asks for a keyframe.
+func (t *Track) SetPaused(paused bool) {
+	if t.paused.Swap(paused) && !paused {
+		t.RequestKeyframe()
+	}
+}
+
+// Paused reports whether forwarding is stopped.
+func (t *Track) Paused() bool { return t.paused.Load() }
+
+// Bytes is the number of RTP bytes read from the publisher.
+func (t *Track) Bytes() uint64 { return t.bytes.Load() }
+
+// Lost estimates the packets the publisher sent that never arrived, from
+// gaps in sequence numbers (retransmissions that filled a gap count as
+// arrived).
+func (t *Track) Lost() uint64 { return t.lostPkts.Load() }
+
+// Bitrate is the publisher's bitrate in bits per second, measured since the
+// previous call (at least a second ago), or since the track began.
+func (t *Track) Bitrate() float64 {
+	t.rateMu.Lock()
+	defer t.rateMu.Unlock()
+	now, bytes := time.Now(), t.bytes.Load()
+	since, base := t.rateAt, t.rateBytes
+	if since.IsZero() {
+		since, base = t.started, 0
+	}
+	if dt := now.Sub(since).Seconds(); dt >= 1 || t.rateAt.IsZero() {
+		if dt > 0 {
+			t.rate = float64(bytes-base) * 8 / dt
+		}
+		t.rateAt, t.rateBytes = now, bytes
+	}
+	return t.rate
 }
 
 // Subscribers is the number of DownTracks currently fed by t.
@@ -168,6 +221,10 @@ func (t *Track) forward() {
 		}
 		t.packets.Add(1)
 		t.bytes.Add(uint64(n))
+		t.lostPkts.Store(t.seq.add(pkt.SequenceNumber))
+		if t.paused.Load() {
+			continue
+		}
 		if t.cache != nil {
 			t.cache.add(pkt.SequenceNumber, buf[:n])
 		}
@@ -199,4 +256,40 @@ func (t *Track) readRTCP() {
 			return
 		}
 	}
+}
+
+// seqCounter estimates lost packets from RTP sequence numbers: expected
+// packets (highest extended sequence number minus the first, plus one) minus
+// packets received. Duplicates and retransmissions are not told
+// apart from originals, which is good enough for an operator's view.
+type seqCounter struct {
+	started  bool
+	first    uint64
+	highest  uint64 // extended with the wrap count
+	received uint64
+}
+
+// add records one packet and returns the loss so far.
+func (c *seqCounter) add(seq uint16) uint64 {
+	c.received++
+	if !c.started {
+		c.started, c.first, c.highest = true, uint64(seq), uint64(seq)
+		return 0
+	}
+	// Extend seq to the wrap cycle closest to the highest seen.
+	ext := c.highest&^0xffff | uint64(seq)
+	switch {
+	case ext+0x8000 < c.highest:
+		ext += 0x10000
+	case ext > c.highest+0x8000 && ext >= 0x10000:
+		ext -= 0x10000
+	}
+	if ext > c.highest {
+		c.highest = ext
+	}
+	expected := c.highest - c.first + 1
+	if c.received >= expected {
+		return 0
+	}
+	return expected - c.received
 }

@@ -123,6 +123,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics != nil {
 		s.app.Get("/metrics", adaptor.HTTPHandler(opts.Metrics.Handler()))
 	}
+	s.adminRoutes()
 	s.app.Get("/ws", func(c *fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return fiber.ErrUpgradeRequired

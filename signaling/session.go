@@ -285,6 +285,10 @@ func (s *session) handleRoomEvent(ev rooms.Event) {
 		s.unsubscribe(e.Track)
 	case rooms.TrackMuted:
 		s.conn.send(protocol.TrackMuted{Type: protocol.TypeTrackMuted, ParticipantID: e.ParticipantID, TrackID: e.TrackID, Muted: e.Muted})
+	case rooms.Removed:
+		s.log.Info("removed from the room", "reason", e.Reason)
+		s.leave()
+		s.conn.sendError(protocol.Errorf(protocol.CodeRemoved, "%s", e.Reason))
 	case rooms.Chat:
 		s.conn.send(protocol.Chat{
 			Type: protocol.TypeChat,
@@ -376,6 +380,8 @@ func (srv *Server) errorFor(log *slog.Logger, err error) *protocol.Error {
 		return protocol.Errorf(protocol.CodeRoomFull, "this room is full")
 	case errors.Is(err, auth.ErrUnauthorized):
 		return protocol.Errorf(protocol.CodeUnauthorized, "%v", err)
+	case errors.Is(err, rooms.ErrModeratorMuted):
+		return protocol.Errorf(protocol.CodeBadRequest, "a moderator muted this track")
 	case errors.Is(err, rooms.ErrTooManyTracks):
 		return protocol.Errorf(protocol.CodeBadRequest, "too many tracks (at most %d)", rooms.MaxTracks)
 	}

@@ -20,6 +20,10 @@ const (
 	// CodeShuttingDown extends the contract: the server is shutting down; it
 	// refuses joins and closes every connection after sending it.
 	CodeShuttingDown Code = "shutting-down"
+	// CodeRemoved extends the contract: a moderator removed the participant
+	// (kick, or the room was closed); it has left the room and may join again
+	// if allowed.
+	CodeRemoved Code = "removed"
 )
 
 // Error is a failure to report to the client as an "error" message. Its Message is
