@@ -52,7 +52,7 @@ func TestMetrics(t *testing.T) {
 	want := map[string]float64{
 		"confab_rooms": 1, "confab_participants": 2,
 		"confab_published_tracks": 4, "confab_forwarded_tracks": 4,
-		"confab_join_seconds_count": 2,
+		"confab_join_seconds_count":                          2,
 		`confab_websocket_errors_total{code="unknown-type"}`: 1,
 	}
 	for k, v := range want {

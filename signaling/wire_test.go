@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 type rawClient struct {
 	t  *testing.T
 	ws *websocket.Conn
+	mu sync.Mutex // serializes writes (pion callbacks send too)
 }
 
 func dialRaw(t *testing.T, baseURL string) *rawClient {
@@ -31,6 +33,8 @@ func dialRaw(t *testing.T, baseURL string) *rawClient {
 
 func (c *rawClient) send(frame string) {
 	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
 		c.t.Fatalf("send: %v", err)
 	}
