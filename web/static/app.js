@@ -76,6 +76,8 @@ const ERROR_TEXT = {
   'unknown-type': 'The server did not understand a message.',
   'internal': 'The server had an internal error.',
   'disconnected': 'Disconnected from the server.',
+  'shutting-down': 'The server is shutting down.',
+  'removed': 'You were removed from the meeting.',
 };
 // Error codes that answer a join; others arriving while joining are shown only.
 const JOIN_FAILURES = new Set(['name-taken', 'room-full', 'unauthorized', 'bad-request',
@@ -359,12 +361,18 @@ function failJoin(code, detail) {
 // leave is what the Leave button does: say goodbye, hang up, turn the
 // devices off and go back to the lobby.
 function leave() {
+  endMeeting({ bye: true, notice: 'You left the meeting.' });
+}
+
+// endMeeting hangs up (saying leave if bye), and goes back to the lobby
+// showing notice or error; the devices go off if the meeting had begun.
+function endMeeting({ bye = false, notice = '', error = '' }) {
   const sess = session;
   const was = confab.state;
   intent = null;
   session = null;
   if (sess) {
-    if (sess.joined) sess.send({ type: 'leave' });
+    if (bye && sess.joined) sess.send({ type: 'leave' });
     sess.settle({ code: 'left' });
     if (sess.peer) sess.peer.close();
     sess.close(1000, 'left');
@@ -374,9 +382,10 @@ function leave() {
   if (was === 'joined' || was === 'reconnecting') {
     media.stopAll();
     lobby.stopPreview();
-    showNotice('You left the meeting.');
+    showNotice(notice);
   }
-  setState('idle');
+  setState(error ? 'error' : 'idle');
+  showError(error);
 }
 
 // dropSocket cuts the WebSocket without leaving, as a network failure would.
@@ -407,17 +416,17 @@ function onClose(sess) {
     sess.settle({ code: 'disconnected', detail: 'The connection to the server closed.' });
     return;
   }
-  if (confab.state === 'joined' && intent) startReconnect();
+  if (confab.state === 'joined' && intent) startReconnect(sess.shuttingDown ? 'The server is restarting.' : 'Connection lost.');
 }
 
 // startReconnect shows that the page is reconnecting and rejoins the same
 // room with the same name and media, retrying with backoff.
-function startReconnect() {
+function startReconnect(why) {
   const want = intent;
   speaker.stop();
   remote.clear();
   setState('reconnecting');
-  reconnectLoop(want);
+  reconnectLoop(want, why);
 }
 
 let wakeUp = null; // ends the current wait early (the browser is back online)
@@ -430,11 +439,11 @@ function pause(ms) {
   });
 }
 
-async function reconnectLoop(want) {
+async function reconnectLoop(want, why) {
   const started = Date.now();
   let last = null;
   for (let attempt = 1; intent === want; attempt++) {
-    ui.banner.textContent = attempt === 1 ? 'Connection lost. Reconnecting…' : `Connection lost. Reconnecting… (attempt ${attempt})`;
+    ui.banner.textContent = attempt === 1 ? `${why} Reconnecting…` : `${why} Reconnecting… (attempt ${attempt})`;
     ui.banner.hidden = false;
     // The old session may hold the name until the server notices it is
     // gone: retry that soon; anything else with growing pauses.
@@ -468,7 +477,9 @@ function handle(sess, msg) {
     case 'participant-left': return remote.remove(msg.participantId);
     case 'track-published': return remote.setPublished(msg.participantId, msg.track);
     case 'track-unpublished': return remote.unsetPublished(msg.participantId, msg.trackId);
-    case 'track-muted': return remote.setMuted(msg.participantId, msg.trackId, msg.muted);
+    case 'track-muted':
+      if (msg.participantId === confab.selfId) return publisher.moderated(msg.trackId, !!msg.muted);
+      return remote.setMuted(msg.participantId, msg.trackId, msg.muted);
     case 'chat': return chat.add(msg, confab.selfId);
     default: return undefined; // unknown types are ignored
   }
@@ -479,6 +490,15 @@ function onServerError(sess, msg) {
   console.warn('server error', code, msg.message);
   confab.lastError = code;
   if (code === 'negotiation-failed') confab.negotiationErrors.push(`server: ${msg.message || code}`);
+  if (code === 'removed' && sess.joined) {
+    endMeeting({ error: `You were removed from the meeting: ${msg.message || 'by a moderator'}.` });
+    confab.lastError = code;
+    return;
+  }
+  if (code === 'shutting-down') {
+    sess.shuttingDown = true; // the server closes the connection next: rejoin
+    return;
+  }
   if (sess.pending && JOIN_FAILURES.has(code)) {
     sess.settle({ code, detail: msg.message });
     return;
@@ -530,6 +550,7 @@ function startPeer(sess, iceServers) {
     isKnown: (id) => remote.isKnown(id),
   });
   sess.peer = peer;
+  publisher.locked.clear(); // what a moderator muted ended with the old session
   try {
     peer.start(publisher.locals());
   } catch (err) {

@@ -27,6 +27,7 @@ export class Publisher {
     this.micOps = serializer();
     this.camOps = serializer();
     this.screenOps = serializer();
+    this.locked = new Set(); // sources a moderator muted: not to be unmuted
   }
 
   // locals lists what to publish on a new peer connection: the same tracks
@@ -55,6 +56,7 @@ export class Publisher {
     return this.micOps(async () => {
       const { media } = this;
       muted = !!muted;
+      if (!muted && this.refused('microphone')) return false;
       if (!muted && !live(media.mic)) {
         media.micOn = true;
         const track = await media.micTrack();
@@ -90,6 +92,7 @@ export class Publisher {
         this.onChange();
         return true;
       }
+      if (this.refused('camera')) return false;
       const track = await media.cameraOn();
       if (!track) {
         media.camOn = false;
@@ -150,6 +153,36 @@ export class Publisher {
       this.onChange();
       return true;
     });
+  }
+
+  // moderated applies a track-muted about an own track: a moderator muted
+  // it (the server no longer forwards it) or allowed it again.
+  moderated(trackId, muted) {
+    const peer = this.getPeer();
+    const entry = peer && [...peer.senders].find(([, s]) => s.trackId === trackId);
+    if (!entry) return;
+    const source = entry[0];
+    const what = { microphone: 'your microphone', camera: 'your camera' }[source] || 'your screen share';
+    if (muted) {
+      this.locked.add(source);
+      if (source === 'microphone') this.media.setMicOn(false);
+      if (source === 'camera') this.muteCamera(true);
+      toast(`A moderator muted ${what}`);
+    } else {
+      this.locked.delete(source);
+      // Still off here: say so, or the others would see it on.
+      if ((source === 'microphone' && !this.media.micOn) || (source === 'camera' && !live(this.media.cam))) {
+        this.sendMute(source, true);
+      }
+      toast(`A moderator allowed ${what} again`);
+    }
+    this.onChange();
+  }
+
+  refused(source) {
+    if (!this.locked.has(source)) return false;
+    toast(`A moderator muted your ${source}: you cannot turn it back on`);
+    return true;
   }
 
   // changeDevice switches to another camera or microphone, in place: the
