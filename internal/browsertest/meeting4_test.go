@@ -28,7 +28,6 @@ func TestBrowserMeetingOfFour(t *testing.T) {
 
 	m.everyoneDecodes(45 * time.Second)
 	m.tilesShowNames()
-	m.screenshot(tabs[0], "confab-meeting-4.png")
 
 	m.speakerIsMeasured()
 	m.micMuteShows(1)
@@ -194,6 +193,7 @@ func (m *meeting) micMuteShows(i int) {
 			`({levels: confab.audioLevels, speaker: confab.activeSpeaker})`)
 	})
 	m.t.Logf("muted microphone shown on the other tiles after %v", shown)
+	m.screenshot(m.tabs[0], "confab-meeting-4.png")
 	m.tabs[i].WaitFor(time.Second, `confab.localStream.getAudioTracks()[0].enabled === false && confab.localState().mutedMic`,
 		`confab.localState()`)
 
