@@ -36,10 +36,10 @@ func (s *session) handleOffer(sdp string) {
 	answer, err := s.peer.Answer(sdp)
 	if err != nil {
 		s.log.Warn("client offer rejected", "err", err)
-		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your offer: %v", err))
+		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your offer: %v", err))
 		return
 	}
-	s.conn.send(protocol.SessionDescription{Type: protocol.TypeAnswer, SDP: answer})
+	s.send(protocol.SessionDescription{Type: protocol.TypeAnswer, SDP: answer})
 	s.neg.answered = true
 	s.neg.answers++
 	s.flushCandidates()
@@ -48,12 +48,12 @@ func (s *session) handleOffer(sdp string) {
 
 func (s *session) handleAnswer(sdp string) {
 	if !s.neg.outstanding {
-		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "no offer from the server is waiting for an answer"))
+		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "no offer from the server is waiting for an answer"))
 		return
 	}
 	if pending, err := s.peer.SetAnswer(sdp); err != nil {
 		s.log.Warn("client answer rejected", "err", err)
-		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your answer: %v", err))
+		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your answer: %v", err))
 		if !pending {
 			// pion took the answer half-way: start over with a new offer.
 			s.neg.outstanding = false
@@ -80,7 +80,7 @@ func (s *session) handleCandidate(c *protocol.ICECandidate) {
 	}
 	if !s.peer.HasRemoteDescription() {
 		if len(s.pending) >= maxPendingCandidates {
-			s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "too many candidates before the first offer"))
+			s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "too many candidates before the first offer"))
 			return
 		}
 		s.pending = append(s.pending, init)
@@ -88,7 +88,7 @@ func (s *session) handleCandidate(c *protocol.ICECandidate) {
 	}
 	if err := s.peer.AddCandidate(init); err != nil {
 		s.log.Debug("client candidate rejected", "err", err)
-		s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
+		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
 	}
 }
 
@@ -96,7 +96,7 @@ func (s *session) flushCandidates() {
 	for _, c := range s.pending {
 		if err := s.peer.AddCandidate(c); err != nil {
 			s.log.Debug("buffered client candidate rejected", "err", err)
-			s.conn.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
+			s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
 		}
 	}
 	s.pending = nil
@@ -137,7 +137,8 @@ func (s *session) sendOffer() {
 		wire[mid] = info
 	}
 	s.neg.outstanding = true
-	s.conn.send(protocol.ServerOffer{Type: protocol.TypeOffer, SDP: sdp, Tracks: wire})
+	s.lastOffer = &protocol.ServerOffer{Type: protocol.TypeOffer, SDP: sdp, Tracks: wire}
+	s.send(*s.lastOffer)
 }
 
 func defaultSource(kind webrtc.RTPCodecType) string {

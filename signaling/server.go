@@ -2,6 +2,8 @@ package signaling
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +55,9 @@ type Options struct {
 	PongTimeout  time.Duration
 	// OfferDelay gathers a burst of changes into one server offer.
 	OfferDelay time.Duration
+	// ResumeGrace is how long a joined participant whose connection dropped
+	// waits for its client to resume; 0 removes it at once.
+	ResumeGrace time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -94,9 +99,11 @@ type Server struct {
 	// refused.
 	draining atomic.Bool
 
-	mu     sync.Mutex
-	closed bool
-	conns  sync.WaitGroup
+	mu        sync.Mutex
+	closed    bool
+	conns     sync.WaitGroup // connection handlers
+	sessions  sync.WaitGroup // session loops, which may outlive a connection
+	resumable map[string]*session
 }
 
 // New returns a Server ready to Serve.
@@ -106,7 +113,7 @@ func New(opts Options) (*Server, error) {
 	}
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel}
+	s := &Server{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, resumable: make(map[string]*session)}
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "confab",
@@ -169,6 +176,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.conns.Wait()
+		s.sessions.Wait()
 		close(done)
 	}()
 	select {
@@ -198,23 +206,30 @@ func (s *Server) serveConn(c *websocket.Conn) {
 	conn := newWSConn(c.Conn, log, &s.opts)
 	sess := newSession(s, conn, log)
 	sess.host = c.Headers("Host")
-	ctx, cancel := context.WithCancel(s.ctx)
-
+	s.mu.Lock()
+	s.sessions.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.sessions.Done()
+		sess.run(s.ctx)
+	}()
 	go conn.writeLoop()
-	go sess.run(ctx)
 
 	c.SetPongHandler(func(string) error { return conn.armReadDeadline() })
-	s.readLoop(conn, sess)
+	current := s.readLoop(conn, sess)
 
-	cancel()
-	<-sess.done
+	// The session (the one this connection was handed to, after a resume)
+	// stops using the connection, or keeps the participant waiting for a
+	// resume; then the writer can go.
+	current.connLost(conn)
 	conn.stopWriter()
 	log.Debug("connection closed")
 }
 
 // readLoop reads and validates frames and hands requests to the session until
-// the socket fails or closes.
-func (s *Server) readLoop(conn *wsConn, sess *session) {
+// the socket fails or closes. It returns the session the connection belongs
+// to at the end: a resume hands the connection to another session.
+func (s *Server) readLoop(conn *wsConn, sess *session) *session {
 	limiter := newTokenBucket(s.opts.RateLimit, s.opts.RateBurst, time.Now())
 	var lastLimited time.Time
 	for {
@@ -223,7 +238,7 @@ func (s *Server) readLoop(conn *wsConn, sess *session) {
 			if !errors.Is(err, errTooLarge) && !errors.Is(err, errKilled) && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
 				conn.log.Debug("read ended", "err", err)
 			}
-			return
+			return sess
 		}
 		now := time.Now()
 		if !limiter.allow(now) {
@@ -251,8 +266,44 @@ func (s *Server) readLoop(conn *wsConn, sess *session) {
 				continue
 			}
 		}
-		if !sess.submit(req) {
-			return
+		for !sess.submit(req) {
+			next := sess.successor()
+			if next == nil {
+				return sess
+			}
+			sess = next
 		}
 	}
+}
+
+// rememberResumable registers a joined session and returns its resume token.
+func (s *Server) rememberResumable(sess *session) string {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "" // no resume for this participant
+	}
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	s.mu.Lock()
+	s.resumable[token] = sess
+	s.mu.Unlock()
+	return token
+}
+
+// forgetResumable unregisters a session that left.
+func (s *Server) forgetResumable(token string, sess *session) {
+	if token == "" {
+		return
+	}
+	s.mu.Lock()
+	if s.resumable[token] == sess {
+		delete(s.resumable, token)
+	}
+	s.mu.Unlock()
+}
+
+// lookupResumable returns the session a resume token names, or nil.
+func (s *Server) lookupResumable(token string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resumable[token]
 }

@@ -23,13 +23,30 @@ const maxPendingCandidates = 64
 // connection and the negotiation with its client. Only run touches its fields;
 // everything else posts to in or box.
 type session struct {
-	srv  *Server
+	srv *Server
+	// conn is the client's connection; nil while a joined participant waits
+	// for its client to resume.
 	conn *wsConn
 	log  *slog.Logger
 	host string   // the Host the client reached the server by
 	in   chan any // validated requests from the reader
 	box  *inbox   // room events and peer callbacks
 	done chan struct{}
+
+	// attach hands a new connection to a session waiting to be resumed;
+	// lost tells the session its connection ended.
+	attach chan attachment
+	lost   chan lostConn
+	// resumeToken identifies the participant for a resume; graceDue fires
+	// when a detached participant has waited long enough.
+	resumeToken string
+	graceTimer  *time.Timer
+	graceDue    <-chan time.Time
+	// lastOffer is the server offer outstanding, sent again on resume.
+	lastOffer *protocol.ServerOffer
+	// handedTo is the session this one gave its connection to (a resume);
+	// read by the reader only after done is closed.
+	handedTo *session
 
 	// Set while joined.
 	member    *membership
@@ -76,33 +93,81 @@ type (
 	peerState    struct{ s webrtc.PeerConnectionState }
 )
 
+// attachment is a connection handed to a session by a resume.
+type attachment struct {
+	conn *wsConn
+	ok   chan bool // whether the session took it
+}
+
+// lostConn reports that conn ended; the session acknowledges on ack once it
+// no longer uses conn.
+type lostConn struct {
+	conn *wsConn
+	ack  chan struct{}
+}
+
 func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 	return &session{
-		srv:  srv,
-		conn: conn,
-		log:  log,
-		in:   make(chan any),
-		box:  newInbox(),
-		done: make(chan struct{}),
+		srv:    srv,
+		conn:   conn,
+		log:    log,
+		in:     make(chan any),
+		box:    newInbox(),
+		done:   make(chan struct{}),
+		attach: make(chan attachment),
+		lost:   make(chan lostConn),
+	}
+}
+
+// send queues a message for the client, if it is connected.
+func (s *session) send(msg any) {
+	if s.conn != nil {
+		s.conn.send(msg)
+	}
+}
+
+// sendError queues an error for the client, if it is connected.
+func (s *session) sendError(e *protocol.Error) {
+	if s.conn != nil {
+		s.conn.sendError(e)
 	}
 }
 
 // run is the session's loop. It ends when ctx is cancelled, leaving the room;
 // when the server is shutting down it tells the client and closes the socket.
+//
+// A joined participant outlives its connection for session.resumeGrace: when
+// the connection is lost the session detaches and waits for a resume (a new
+// connection whose join names its resumeToken) or for the grace period to end.
 func (s *session) run(ctx context.Context) {
 	defer close(s.done)
 	defer s.leave()
 	for {
 		select {
 		case <-ctx.Done():
-			if s.srv.draining.Load() {
+			if s.srv.draining.Load() && s.conn != nil {
 				s.leave()
-				s.conn.sendError(protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down"))
+				s.sendError(protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down"))
 				s.conn.closeGracefully(websocket.CloseGoingAway, "server shutting down")
 			}
 			return
+		case l := <-s.lost:
+			keep := l.conn == s.conn && s.detach()
+			close(l.ack)
+			if !keep && l.conn == s.conn {
+				s.conn = nil
+				return
+			}
+		case a := <-s.attach:
+			a.ok <- s.resume(a.conn)
+		case <-s.graceDue:
+			s.log.Info("resume grace period over: leaving")
+			return
 		case req := <-s.in:
 			s.handle(req)
+			if s.handedTo != nil {
+				return
+			}
 		case <-s.box.notify:
 			for _, item := range s.box.drain() {
 				s.handleEvent(item)
@@ -111,6 +176,24 @@ func (s *session) run(ctx context.Context) {
 			s.offerDue = nil
 			s.sendOffer()
 		}
+	}
+}
+
+// successor is the session this one handed its connection to, if any. Call
+// it only after submit failed (the session has ended).
+func (s *session) successor() *session {
+	<-s.done
+	return s.handedTo
+}
+
+// connLost tells the session its connection c ended and waits until the
+// session no longer uses it.
+func (s *session) connLost(c *wsConn) {
+	l := lostConn{conn: c, ack: make(chan struct{})}
+	select {
+	case s.lost <- l:
+		<-l.ack
+	case <-s.done:
 	}
 }
 
@@ -134,7 +217,7 @@ func (s *session) handle(req any) {
 		return
 	}
 	if s.peer == nil {
-		s.conn.sendError(protocol.Errorf(protocol.CodeNotJoined, "join a room first"))
+		s.sendError(protocol.Errorf(protocol.CodeNotJoined, "join a room first"))
 		return
 	}
 	var err error
@@ -174,16 +257,19 @@ func (s *session) handle(req any) {
 // fail reports err to the client: a user error with its code, anything else as
 // "internal", logged.
 func (s *session) fail(err error) {
-	s.conn.sendError(s.srv.errorFor(s.log, err))
+	s.sendError(s.srv.errorFor(s.log, err))
 }
 
 func (s *session) join(m *protocol.Join) {
+	if m.Resume != "" && s.peer == nil && s.handOver(m.Resume) {
+		return
+	}
 	if s.srv.draining.Load() {
-		s.conn.sendError(protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down; try again later"))
+		s.sendError(protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down; try again later"))
 		return
 	}
 	if s.peer != nil {
-		s.conn.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "this connection has joined room %q already; send leave first", s.room.Name()))
+		s.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "this connection has joined room %q already; send leave first", s.room.Name()))
 		return
 	}
 	started := time.Now()
@@ -214,6 +300,7 @@ func (s *session) join(m *protocol.Join) {
 	}
 	s.member, s.room, s.id, s.name, s.peer, s.log = member, joined.Room, joined.ID, m.Name, peer, log
 	s.grants = g
+	s.resumeToken = s.srv.rememberResumable(s)
 	s.neg = negotiation{}
 	s.forwarded = make(map[*sfu.Track]protocol.ForwardedTrack)
 	s.pending = nil
@@ -222,12 +309,13 @@ func (s *session) join(m *protocol.Join) {
 	for _, p := range joined.Others {
 		others = append(others, participantWire(p))
 	}
-	s.conn.send(protocol.Joined{
+	s.send(protocol.Joined{
 		Type:         protocol.TypeJoined,
 		Room:         m.Room,
 		Self:         protocol.Peer{ID: joined.ID, Name: m.Name},
 		Participants: others,
 		ICEServers:   s.srv.iceServers(joined.ID, s.host),
+		ResumeToken:  s.resumeToken,
 	})
 	for _, p := range joined.Others {
 		for _, t := range p.Tracks {
@@ -250,6 +338,11 @@ func (s *session) leave() {
 	if s.offerTimer != nil {
 		s.offerTimer.Stop()
 	}
+	if s.graceTimer != nil {
+		s.graceTimer.Stop()
+	}
+	s.srv.forgetResumable(s.resumeToken, s)
+	s.resumeToken, s.graceTimer, s.graceDue, s.lastOffer = "", nil, nil, nil
 	s.member, s.room, s.peer, s.offerTimer, s.offerDue = nil, nil, nil, nil, nil
 	s.forwarded, s.pending = nil, nil
 	s.log = s.srv.log
@@ -271,26 +364,26 @@ func (s *session) handleEvent(item any) {
 func (s *session) handleRoomEvent(ev rooms.Event) {
 	switch e := ev.(type) {
 	case rooms.ParticipantJoined:
-		s.conn.send(protocol.ParticipantJoined{Type: protocol.TypeParticipantJoined, Participant: participantWire(e.Participant)})
+		s.send(protocol.ParticipantJoined{Type: protocol.TypeParticipantJoined, Participant: participantWire(e.Participant)})
 	case rooms.ParticipantLeft:
-		s.conn.send(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ParticipantID: e.ParticipantID})
+		s.send(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ParticipantID: e.ParticipantID})
 		for _, t := range e.Tracks {
 			s.unsubscribe(t)
 		}
 	case rooms.TrackPublished:
-		s.conn.send(protocol.TrackPublished{Type: protocol.TypeTrackPublished, ParticipantID: e.ParticipantID, Track: trackWire(e.Track)})
+		s.send(protocol.TrackPublished{Type: protocol.TypeTrackPublished, ParticipantID: e.ParticipantID, Track: trackWire(e.Track)})
 		s.subscribe(e.ParticipantID, e.Track)
 	case rooms.TrackUnpublished:
-		s.conn.send(protocol.TrackUnpublished{Type: protocol.TypeTrackUnpublished, ParticipantID: e.ParticipantID, TrackID: e.Track.ID})
+		s.send(protocol.TrackUnpublished{Type: protocol.TypeTrackUnpublished, ParticipantID: e.ParticipantID, TrackID: e.Track.ID})
 		s.unsubscribe(e.Track)
 	case rooms.TrackMuted:
-		s.conn.send(protocol.TrackMuted{Type: protocol.TypeTrackMuted, ParticipantID: e.ParticipantID, TrackID: e.TrackID, Muted: e.Muted})
+		s.send(protocol.TrackMuted{Type: protocol.TypeTrackMuted, ParticipantID: e.ParticipantID, TrackID: e.TrackID, Muted: e.Muted})
 	case rooms.Removed:
 		s.log.Info("removed from the room", "reason", e.Reason)
 		s.leave()
-		s.conn.sendError(protocol.Errorf(protocol.CodeRemoved, "%s", e.Reason))
+		s.sendError(protocol.Errorf(protocol.CodeRemoved, "%s", e.Reason))
 	case rooms.Chat:
-		s.conn.send(protocol.Chat{
+		s.send(protocol.Chat{
 			Type: protocol.TypeChat,
 			From: protocol.Peer{ID: e.FromID, Name: e.FromName},
 			Text: e.Text,
@@ -305,7 +398,7 @@ func (s *session) handlePeerEvent(ev any) {
 		if !s.grants.publish {
 			// The track reaches the server but goes nowhere.
 			s.log.Info("track refused: no publish right", "track", e.t.ID())
-			s.conn.sendError(protocol.Errorf(protocol.CodeUnauthorized, "your token does not allow publishing: track %q is not forwarded", e.t.ID()))
+			s.sendError(protocol.Errorf(protocol.CodeUnauthorized, "your token does not allow publishing: track %q is not forwarded", e.t.ID()))
 			return
 		}
 		if _, err := s.room.Publish(s.id, e.t); err != nil {
@@ -314,7 +407,7 @@ func (s *session) handlePeerEvent(ev any) {
 	case trackEnded:
 		s.room.Unpublish(s.id, e.t)
 	case localCand:
-		s.conn.send(protocol.Candidate{Type: protocol.TypeCandidate, Candidate: candidateWire(e.c)})
+		s.send(protocol.Candidate{Type: protocol.TypeCandidate, Candidate: candidateWire(e.c)})
 	case peerState:
 		if e.s == webrtc.PeerConnectionStateFailed {
 			s.log.Warn("media connection failed; waiting for the client to restart ICE or leave")
@@ -419,4 +512,77 @@ func (srv *Server) iceServers(participantID, host string) []protocol.ICEServer {
 	}
 	servers := append([]protocol.ICEServer{}, srv.opts.ICEServers...)
 	return append(servers, srv.opts.ICEServersFor(participantID, host)...)
+}
+
+// detach keeps a joined participant after its connection was lost, for the
+// resume grace period. It reports false when the session should end instead.
+func (s *session) detach() bool {
+	grace := s.srv.opts.ResumeGrace
+	if s.peer == nil || grace <= 0 || s.srv.draining.Load() {
+		return false
+	}
+	s.conn = nil
+	s.graceTimer = time.NewTimer(grace)
+	s.graceDue = s.graceTimer.C
+	s.log.Info("connection lost: waiting for the client to resume", "grace", grace)
+	return true
+}
+
+// resume attaches a new connection to this participant: the client gets
+// joined again (same id, the room as it is now) and the outstanding server
+// offer, if any. The others notice nothing.
+func (s *session) resume(conn *wsConn) bool {
+	if s.peer == nil {
+		return false
+	}
+	if s.conn != nil && s.conn != conn {
+		// The old connection is half-open; the new one wins.
+		s.conn.kill()
+	}
+	if s.graceTimer != nil {
+		s.graceTimer.Stop()
+	}
+	s.graceTimer, s.graceDue = nil, nil
+	s.conn = conn
+	others := []protocol.Participant{}
+	for _, p := range s.room.Participants() {
+		if p.ID != s.id {
+			others = append(others, participantWire(p))
+		}
+	}
+	s.send(protocol.Joined{
+		Type:         protocol.TypeJoined,
+		Room:         s.room.Name(),
+		Self:         protocol.Peer{ID: s.id, Name: s.name},
+		Participants: others,
+		ICEServers:   s.srv.iceServers(s.id, s.host),
+		ResumeToken:  s.resumeToken,
+	})
+	if s.neg.outstanding && s.lastOffer != nil {
+		s.send(*s.lastOffer)
+	}
+	s.log.Info("resumed")
+	return true
+}
+
+// handOver gives this (not yet joined) connection to the participant the
+// resume token names, if it is still there. On success this session ends and
+// the reader follows the connection to its new session.
+func (s *session) handOver(token string) bool {
+	target := s.srv.lookupResumable(token)
+	if target == nil || target == s || s.srv.draining.Load() {
+		s.log.Info("resume: unknown or expired token; joining afresh")
+		return false
+	}
+	a := attachment{conn: s.conn, ok: make(chan bool, 1)}
+	select {
+	case target.attach <- a:
+	case <-target.done:
+		return false
+	}
+	if !<-a.ok {
+		return false
+	}
+	s.conn, s.handedTo = nil, target
+	return true
 }

@@ -118,6 +118,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		PingInterval:  cfg.Signaling.PingInterval,
 		PongTimeout:   cfg.Signaling.PongTimeout,
 		OfferDelay:    cfg.Signaling.OfferDelay,
+		ResumeGrace:   cfg.Session.ResumeGrace,
 	})
 	if err != nil {
 		return err

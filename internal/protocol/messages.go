@@ -101,6 +101,10 @@ type Join struct {
 	Room  string `json:"room"`
 	Name  string `json:"name"`
 	Token string `json:"token,omitempty"`
+	// Resume, an extension, is the resumeToken of an earlier joined: the
+	// server hands this connection to that participant if it is still
+	// waiting for its client; otherwise the join proceeds as a new one.
+	Resume string `json:"resume,omitempty"`
 }
 
 // SessionDescription is a client "offer" or "answer", or the server's
@@ -155,6 +159,9 @@ type Joined struct {
 	Self         Peer          `json:"self"`
 	Participants []Participant `json:"participants"`
 	ICEServers   []ICEServer   `json:"iceServers"`
+	// ResumeToken, an extension, lets the client resume this participant
+	// after its connection drops (join with resume).
+	ResumeToken string `json:"resumeToken,omitempty"`
 }
 
 // ParticipantJoined announces a new member.

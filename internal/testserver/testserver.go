@@ -38,6 +38,9 @@ type Options struct {
 	MaxParticipants int
 	// AuthKeys, when set, require access tokens signed with one of them.
 	AuthKeys []string
+	// ResumeGrace keeps participants whose connection dropped this long,
+	// waiting for a resume; 0 (the default here) removes them at once.
+	ResumeGrace time.Duration
 	// TURN starts an embedded TURN server on 127.0.0.1 (UDP) and hands every
 	// participant credentials for it.
 	TURN bool
@@ -69,12 +72,13 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	mgr := rooms.NewManager(rooms.Options{MaxParticipants: opts.MaxParticipants, Logger: log})
 	so := signaling.Options{
-		API:        api,
-		Rooms:      mgr,
-		Logger:     log,
-		OfferDelay: 20 * time.Millisecond,
-		Auth:       auth.NewVerifier(opts.AuthKeys, nil),
-		Metrics:    metrics.New(signaling.MetricsSource(api, mgr)),
+		API:         api,
+		Rooms:       mgr,
+		Logger:      log,
+		OfferDelay:  20 * time.Millisecond,
+		ResumeGrace: opts.ResumeGrace,
+		Auth:        auth.NewVerifier(opts.AuthKeys, nil),
+		Metrics:     metrics.New(signaling.MetricsSource(api, mgr)),
 	}
 	if opts.TURN {
 		turn, err := turnserver.Start(turnserver.Config{
