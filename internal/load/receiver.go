@@ -1,0 +1,314 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+
+	"github.com/confab/confab/internal/client"
+)
+
+// role is what a participant of the run does.
+type role int
+
+const (
+	rolePublisher role = iota
+	roleSubscriber
+	roleStalled
+	roleLossy
+)
+
+func (r role) String() string {
+	return [...]string{"publisher", "subscriber", "stalled", "lossy"}[r]
+}
+
+// Phases of a run, as receivers see them.
+const (
+	phaseSetup  int32 = iota // joining, warming up
+	phaseWindow              // measuring
+	phaseDrain               // publishers stopping, grace
+)
+
+// clock is the run's shared time: nanoseconds since its start, on the
+// monotonic clock, and the phase.
+type clock struct {
+	epoch time.Time
+	phase atomic.Int32
+	// release is closed when the run ends: stalled readers resume.
+	release chan struct{}
+}
+
+func (c *clock) now() int64 { return int64(time.Since(c.epoch)) }
+
+// receiver is one participant's receiving side: its client and what it
+// counted. Publishers are receivers too.
+type receiver struct {
+	name string
+	role role
+	// self is the receiver's own publisher index, or -1.
+	self  int
+	clock *clock
+	c     *client.Client
+
+	// joinAt is when join was sent (clock time); mediaAtJoin tells whether
+	// another publisher was sending then, so that join-to-first-packet
+	// means something.
+	joinAt      int64
+	mediaAtJoin bool
+	joinErr     error
+
+	// tracks has two slots per publisher, indexed 2*publisher+kind.
+	tracks []trackStats
+	// bad counts packets without a valid tag, or that came on a track
+	// other than the one their tag names.
+	bad atomic.Uint64
+}
+
+// trackStats is what a receiver counted of one publisher's track. Only that
+// track's reading goroutine writes it, but the run reads it while it runs, so
+// a mutex (uncontended nearly always) guards it.
+type trackStats struct {
+	mu            sync.Mutex
+	rt            *client.RemoteTrack
+	seqs          seqSet
+	packets       uint64
+	windowPackets uint64
+	first         int64 // clock time of the first packet, 0 before
+	firstKeyframe int64
+	latency       *histogram // packets received in the window
+	maxLatency    time.Duration
+}
+
+func newReceiver(name string, r role, self, publishers int, clk *clock) *receiver {
+	return &receiver{name: name, role: r, self: self, clock: clk, tracks: make([]trackStats, 2*publishers)}
+}
+
+// options are the client options of a receiver.
+func (r *receiver) options(cfg *Config, index int) client.Options {
+	opts := client.Options{
+		Logger:            clientLogger(cfg.Logger).With("participant", r.name),
+		OnPacket:          r.onPacket,
+		EmptyOffer:        client.EmptyOfferRecvOnly,
+		LogLimit:          64,
+		LightInterceptors: !cfg.DefaultInterceptors,
+		CountOnly:         true,
+	}
+	if r.role == roleLossy {
+		drop := &randomDrop{rate: cfg.LossRate, seed: uint64(index) + 1}
+		opts.NetworkInterceptors = func(reg *interceptor.Registry) error {
+			reg.Add(drop)
+			return nil
+		}
+		// The drop happens after SRTP, which has already recorded the
+		// packet; its retransmission would be refused as a replay.
+		opts.DisableReplayProtection = true
+	}
+	return opts
+}
+
+// onPacket is called by the client for every RTP packet of a remote track,
+// on that track's reading goroutine.
+func (r *receiver) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
+	now := r.clock.now()
+	t, keyframe, ok := decodePayload(pkt.Payload)
+	if !ok || int(t.publisher) == r.self || int(t.publisher) >= len(r.tracks)/2 ||
+		(t.kind == kindVideo) != (rt.Kind == "video") {
+		r.bad.Add(1)
+		return
+	}
+	ts := &r.tracks[2*int(t.publisher)+int(t.kind)]
+	window := r.clock.phase.Load() == phaseWindow
+
+	ts.mu.Lock()
+	switch {
+	case ts.rt == nil:
+		ts.rt = rt
+	case ts.rt != rt:
+		ts.mu.Unlock()
+		r.bad.Add(1) // a second track claims the same publisher and kind
+		return
+	}
+	ts.packets++
+	ts.seqs.add(t.index)
+	if ts.first == 0 {
+		ts.first = now
+	}
+	if keyframe && ts.firstKeyframe == 0 {
+		ts.firstKeyframe = now
+	}
+	if window {
+		ts.windowPackets++
+		if ts.latency == nil {
+			ts.latency = new(histogram) // once per track
+		}
+		d := time.Duration(now - t.sent)
+		ts.latency.record(d)
+		ts.maxLatency = max(ts.maxLatency, d)
+	}
+	ts.mu.Unlock()
+
+	if r.role == roleStalled {
+		<-r.clock.release // stop reading this track until the run ends
+	}
+}
+
+// expected lists the slots of the tracks the receiver should get.
+func (r *receiver) expected(video, audio bool) []int {
+	var slots []int
+	for p := range len(r.tracks) / 2 {
+		if p == r.self {
+			continue
+		}
+		if audio {
+			slots = append(slots, 2*p+kindAudio)
+		}
+		if video {
+			slots = append(slots, 2*p+kindVideo)
+		}
+	}
+	return slots
+}
+
+// complete reports whether a packet arrived on every slot listed.
+func (r *receiver) complete(slots []int) bool {
+	for _, s := range slots {
+		ts := &r.tracks[s]
+		ts.mu.Lock()
+		ok := ts.first != 0
+		ts.mu.Unlock()
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// firstTimes returns the clock times of the first packet of any track and
+// of the first keyframe packet; 0 when none came.
+func (r *receiver) firstTimes() (first, keyframe int64) {
+	for i := range r.tracks {
+		ts := &r.tracks[i]
+		ts.mu.Lock()
+		if ts.first != 0 && (first == 0 || ts.first < first) {
+			first = ts.first
+		}
+		if ts.firstKeyframe != 0 && (keyframe == 0 || ts.firstKeyframe < keyframe) {
+			keyframe = ts.firstKeyframe
+		}
+		ts.mu.Unlock()
+	}
+	return first, keyframe
+}
+
+// waitFirstMedia waits until a packet came on every slot listed and, if
+// keyframe is set, a keyframe on some track.
+func (r *receiver) waitFirstMedia(ctx context.Context, slots []int, keyframe bool) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, k := r.firstTimes()
+		if r.complete(slots) && (!keyframe || k != 0) {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: wait for media: %w", r.name, ctx.Err())
+		}
+	}
+}
+
+// dial connects and joins; publishers add their tracks in between. It
+// returns once the PeerConnection is connected.
+func (r *receiver) dial(ctx context.Context, cfg *Config, opts client.Options, addTracks func(*client.Client) error) error {
+	c, err := client.Dial(ctx, cfg.URL, opts)
+	if err != nil {
+		return err
+	}
+	r.c = c
+	if addTracks != nil {
+		if err := addTracks(c); err != nil {
+			return err
+		}
+	}
+	r.joinAt = r.clock.now()
+	if _, err := c.Join(ctx, cfg.Room, r.name); err != nil {
+		return err
+	}
+	if err := c.WaitConnected(ctx); err != nil {
+		return fmt.Errorf("%s: %w", r.name, err)
+	}
+	return nil
+}
+
+// close closes the receiver's client, if any.
+func (r *receiver) close() {
+	if r.c != nil {
+		_ = r.c.Close()
+	}
+}
+
+// clientLogger is the logger of the run's clients: pion warns about many
+// harmless things (a ping before candidates, streams closing at the end),
+// which would drown the run's progress, so only errors pass unless log is
+// at debug level.
+func clientLogger(log *slog.Logger) *slog.Logger {
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		return log
+	}
+	return slog.New(minLevel{Handler: log.Handler(), min: slog.LevelError})
+}
+
+// minLevel is a handler that drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+}
+
+// randomDrop is an interceptor factory whose interceptors drop a fraction
+// of the incoming RTP, as a lossy link would.
+type randomDrop struct {
+	rate float64
+	seed uint64
+}
+
+func (d *randomDrop) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &dropper{d: d}, nil
+}
+
+type dropper struct {
+	interceptor.NoOp
+	d *randomDrop
+}
+
+func (i *dropper) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
+	// One generator per stream: each is used by its stream's reader only.
+	rng := rand.New(rand.NewPCG(i.d.seed, uint64(info.SSRC)))
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, attr, err := reader.Read(b, a)
+			if err != nil || rng.Float64() >= i.d.rate {
+				return n, attr, err
+			}
+		}
+	})
+}
