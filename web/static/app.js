@@ -28,6 +28,7 @@
 //   collisions          server offers that arrived while our offer was outstanding
 //   negotiationErrors   error strings of failed negotiations
 //   reconnects          times the page rejoined by itself after the socket dropped
+//   resumes             of those, the times the server resumed the same participant
 //   connection          the connection state shown in the header
 //   activeSpeaker       id of the participant highlighted as speaking (own id for self), or null
 //   audioLevels         the last measured levels {participantId | 'self': 0..1}
@@ -89,13 +90,20 @@ const FATAL_ON_REJOIN = new Set(['room-full', 'unauthorized', 'bad-request']);
 
 let session = null;   // the current Session: WebSocket and Peer
 let intent = null;    // {room, name}: the meeting the user wants to be in; null after leave
+let resumeToken = null; // from joined: lets a new connection take over this participant
+let keptPeer = null;  // the peer connection kept while reconnecting, for a resume
 
 // joinedPeer is the peer connection while joined, else null.
 function joinedPeer() {
   if (confab.state !== 'joined' || !session || !session.peer || session.peer.closed) return null;
   return session.peer;
 }
-const currentPeer = () => (session && session.peer && !session.peer.closed ? session.peer : null);
+// currentPeer is the peer connection in use, also the one kept while
+// reconnecting (its media may keep flowing), else null.
+function currentPeer() {
+  const peer = (session && session.peer) || keptPeer;
+  return peer && !peer.closed ? peer : null;
+}
 
 // ---------------------------------------------------------------------------
 // Page parts
@@ -158,20 +166,21 @@ const confab = {
   room: null,
   lastError: null,
   get participants() { return remote.participants; },
-  get tracks() { return session && session.peer ? session.peer.tracks : {}; },
-  get pc() { return session && session.peer ? session.peer.pc : null; },
+  get tracks() { return currentPeer() ? currentPeer().tracks : {}; },
+  get pc() { return currentPeer() ? currentPeer().pc : null; },
   get ws() { return session ? session.ws : null; },
   get localStream() { return media.stream; },
   negotiations: 0,
   collisions: 0,
   negotiationErrors: [],
   reconnects: 0,
+  resumes: 0,
   connection: '',
   get activeSpeaker() { return speaker.current === 'self' ? confab.selfId : speaker.current; },
   get audioLevels() { return speaker.levels; },
   join,
   leave,
-  stats: async () => (session && session.peer ? session.peer.stats() : {}),
+  stats: async () => (currentPeer() ? currentPeer().stats() : {}),
   remoteTiles,
   muteMic: (muted) => publisher.muteMic(muted),
   muteCamera: (off) => publisher.muteCamera(off),
@@ -212,6 +221,8 @@ function initControls() {
     ui.screen.title = 'This browser cannot share its screen';
   }
   window.addEventListener('online', () => { if (wakeUp) wakeUp(); });
+  // Closing the tab: leave at once, or the server would wait for a resume.
+  window.addEventListener('pagehide', () => { if (session && session.joined) session.send({ type: 'leave' }); });
 }
 
 // ---------------------------------------------------------------------------
@@ -340,6 +351,7 @@ async function connectAndJoin(want) {
   const msg = { type: 'join', room: want.room, name: want.name };
   const token = new URLSearchParams(location.search).get('token');
   if (token) msg.token = token;
+  if (resumeToken) msg.resume = resumeToken;
   sess.send(msg);
   const result = await reply;
   clearTimeout(timer);
@@ -352,6 +364,7 @@ async function connectAndJoin(want) {
 
 function failJoin(code, detail) {
   intent = null;
+  dropKept();
   confab.lastError = code;
   if (confab.state === 'reconnecting') teardownMeeting();
   setState('error');
@@ -371,6 +384,7 @@ function endMeeting({ bye = false, notice = '', error = '' }) {
   const was = confab.state;
   intent = null;
   session = null;
+  dropKept();
   if (sess) {
     if (bye && sess.joined) sess.send({ type: 'leave' });
     sess.settle({ code: 'left' });
@@ -395,6 +409,13 @@ function dropSocket() {
   return true;
 }
 
+// dropKept gives up resuming: the kept peer connection closes.
+function dropKept() {
+  resumeToken = null;
+  if (keptPeer) keptPeer.close();
+  keptPeer = null;
+}
+
 function teardownMeeting() {
   speaker.stop();
   remote.clear();
@@ -411,20 +432,23 @@ function onMessage(sess, msg) {
 function onClose(sess) {
   if (sess !== session) return;
   session = null;
-  if (sess.peer) sess.peer.close();
-  if (sess.pending) {
-    sess.settle({ code: 'disconnected', detail: 'The connection to the server closed.' });
+  if (confab.state === 'joined' && intent && !sess.pending) {
+    // The server may keep this participant for a while: keep the peer
+    // connection (media may well keep flowing) to resume it.
+    keptPeer = sess.peer;
+    startReconnect(sess.shuttingDown ? 'The server is restarting.' : 'Connection lost.');
     return;
   }
-  if (confab.state === 'joined' && intent) startReconnect(sess.shuttingDown ? 'The server is restarting.' : 'Connection lost.');
+  if (sess.peer) sess.peer.close();
+  sess.settle({ code: 'disconnected', detail: 'The connection to the server closed.' });
 }
 
-// startReconnect shows that the page is reconnecting and rejoins the same
-// room with the same name and media, retrying with backoff.
+// startReconnect shows that the page is reconnecting and connects again:
+// the server resumes the same participant if it still can, else the page
+// joins the same room with the same name and media, retrying with backoff.
 function startReconnect(why) {
   const want = intent;
   speaker.stop();
-  remote.clear();
   setState('reconnecting');
   reconnectLoop(want, why);
 }
@@ -506,12 +530,19 @@ function onServerError(sess, msg) {
   toast(errorText(code, msg.message));
 }
 
-function onJoined(sess, msg) {
+async function onJoined(sess, msg) {
   if (!sess.pending || !intent) {
     sess.send({ type: 'leave' });
     return;
   }
   const rejoin = confab.state === 'reconnecting';
+  resumeToken = typeof msg.resumeToken === 'string' && msg.resumeToken ? msg.resumeToken : null;
+  if (rejoin && keptPeer && !keptPeer.closed && msg.self && msg.self.id === confab.selfId) {
+    await onResumed(sess, msg);
+    return;
+  }
+  if (keptPeer) keptPeer.close(); // a new participant: the old connection is gone
+  keptPeer = null;
   confab.selfId = msg.self && msg.self.id;
   confab.room = msg.room || intent.room;
   confab.lastError = null;
@@ -535,6 +566,25 @@ function onJoined(sess, msg) {
   speaker.start();
   sess.settle('joined');
   if (rejoin) toast('Reconnected');
+}
+
+// onResumed carries on as the same participant on a new connection: the
+// same peer connection, the room as it is now.
+async function onResumed(sess, msg) {
+  const peer = keptPeer;
+  keptPeer = null;
+  sess.peer = peer;
+  sess.joined = true;
+  remote.sync(Array.isArray(msg.participants) ? msg.participants : []);
+  confab.reconnects++;
+  confab.resumes++;
+  setState('joined');
+  await peer.reattach(sess);
+  await publisher.resync();
+  renderLocal();
+  speaker.start();
+  sess.settle('joined');
+  toast('Reconnected');
 }
 
 // startPeer makes the session's peer connection and publishes the local

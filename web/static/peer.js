@@ -31,9 +31,9 @@ export class Peer {
 
     const pc = this.pc;
     pc.onicecandidate = (e) => {
-      if (!this.closed) session.send({ type: 'candidate', candidate: e.candidate ? e.candidate.toJSON() : null });
+      if (!this.closed) this.session.send({ type: 'candidate', candidate: e.candidate ? e.candidate.toJSON() : null });
     };
-    pc.onnegotiationneeded = () => session.enqueue(() => this.negotiate(true));
+    pc.onnegotiationneeded = () => this.session.enqueue(() => this.negotiate(true));
     pc.ontrack = (e) => this.onTrack(e);
     pc.onconnectionstatechange = () => {
       if (this.closed) return;
@@ -81,6 +81,12 @@ export class Peer {
 
   has(source) { return this.senders.has(source); }
 
+  // sending is the track sent for source (null: none).
+  sending(source) {
+    const s = this.senders.get(source);
+    return s ? s.sender.track : null;
+  }
+
   // publishedId is the id the server knows for the local track of source,
   // which stays the same across replaceTrack.
   publishedId(source) {
@@ -104,6 +110,21 @@ export class Peer {
     if (!s) return;
     this.senders.delete(source);
     if (!this.closed) this.pc.removeTrack(s.sender);
+  }
+
+  // reattach carries this connection over to a new session after the
+  // server resumed us. An offer of ours may have been lost with the old
+  // socket: roll it back and offer again what still needs negotiating.
+  async reattach(session) {
+    this.session = session;
+    if (this.pc.signalingState === 'have-local-offer') {
+      try {
+        await this.pc.setLocalDescription({ type: 'rollback' });
+      } catch (err) {
+        console.warn('rollback', err);
+      }
+    }
+    session.enqueue(() => this.negotiate(false));
   }
 
   close() {

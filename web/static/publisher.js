@@ -155,6 +155,30 @@ export class Publisher {
     });
   }
 
+  // resync makes the peer connection send what the page has now, and tells
+  // the server the mute states: after a resume, as changes made while
+  // disconnected reached only the local media.
+  async resync() {
+    const peer = this.getPeer();
+    if (!peer) return;
+    const { media } = this;
+    for (const [source, track] of [['microphone', media.mic], ['camera', media.cam]]) {
+      if (live(track) && !peer.has(source)) {
+        peer.publish([{ track, source, stream: media.stream, muted: source === 'microphone' && !media.micOn }]);
+        continue;
+      }
+      if (!peer.has(source)) continue;
+      const want = live(track) ? track : null;
+      if (peer.sending(source) !== want) await peer.replace(source, want);
+      this.sendMute(source, source === 'microphone' ? !(want && media.micOn) : !want);
+    }
+    if (media.screen && !peer.has('screen')) peer.publish(screenLocals(media.screen));
+    if (!media.screen && peer.has('screen')) {
+      peer.unpublish('screen');
+      peer.unpublish('screen-audio');
+    }
+  }
+
   // moderated applies a track-muted about an own track: a moderator muted
   // it (the server no longer forwards it) or allowed it again.
   moderated(trackId, muted) {

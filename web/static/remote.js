@@ -53,6 +53,25 @@ export class Remote {
     this.onChange();
   }
 
+  // sync takes the room as the server describes it after a resume: who left
+  // meanwhile goes, who came is added, everyone's tracks are as listed.
+  sync(list) {
+    const now = new Set(list.map((p) => p && p.id));
+    for (const id of Object.keys(this.participants)) if (!now.has(id)) this.remove(id);
+    for (const p of list) {
+      if (!p || !p.id || !this.isKnown(p.id)) {
+        this.add(p, true);
+        continue;
+      }
+      this.participants[p.id].name = String(p.name || '');
+      this.published.set(p.id, new Map());
+      for (const t of p.tracks || []) this.setPublished(p.id, t, true);
+      this.renderOne(p.id);
+    }
+    this.syncAudio();
+    this.onChange();
+  }
+
   // setPublished records a track-published: insert or update.
   setPublished(id, track, quiet) {
     if (!track || !track.trackId || !this.isKnown(id)) return;
