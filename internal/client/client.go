@@ -112,6 +112,13 @@ type Options struct {
 	// RelayOnly sets ICETransportPolicy relay: media goes only through the
 	// TURN servers handed out in joined (which must be on 127.0.0.1).
 	RelayOnly bool
+
+	// SocketReadBuffer, if positive, is the receive buffer size asked of the
+	// kernel for the client's UDP socket (SO_RCVBUF; Linux caps it at
+	// net.core.rmem_max). A load generator running hundreds of clients on
+	// one core uses it so that a moment's delay in reading does not overflow
+	// the default buffer (about 200 KiB, some 90 full-size packets).
+	SocketReadBuffer int
 }
 
 // Message is one server message as received.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confab/confab/internal/protocol"
@@ -90,8 +92,15 @@ func loopbackICEServers(servers []protocol.ICEServer) (kept []webrtc.ICEServer, 
 }
 
 // settingEngine confines ICE to IPv4 loopback over UDP, without mDNS.
-func settingEngine(c *Client) webrtc.SettingEngine {
+func settingEngine(c *Client) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
+	if size := c.opts.SocketReadBuffer; size > 0 {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return se, fmt.Errorf("network: %w", err)
+		}
+		se.SetNet(readBufferNet{Net: n, size: size})
+	}
 	se.LoggerFactory = sfu.LoggerFactory(c.log)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(isLoopback4)
@@ -105,5 +114,25 @@ func settingEngine(c *Client) webrtc.SettingEngine {
 	if c.opts.DisableReplayProtection {
 		se.DisableSRTPReplayProtection(true)
 	}
-	return se
+	return se, nil
+}
+
+// readBufferNet is pion's standard network, with a larger receive buffer on
+// every UDP socket it opens (see Options.SocketReadBuffer).
+type readBufferNet struct {
+	*stdnet.Net
+	size int
+}
+
+func (n readBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	conn, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	// Linux caps the size at net.core.rmem_max without an error.
+	if err := conn.SetReadBuffer(n.size); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("set UDP receive buffer to %d bytes: %w", n.size, err)
+	}
+	return conn, nil
 }

@@ -200,10 +200,14 @@ func (c *Client) newSession(servers []protocol.ICEServer) (*session, error) {
 			return nil, fmt.Errorf("interceptors: %w", err)
 		}
 	}
+	se, err := settingEngine(c)
+	if err != nil {
+		return nil, err
+	}
 	api := webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),
 		webrtc.WithInterceptorRegistry(registry),
-		webrtc.WithSettingEngine(settingEngine(c)),
+		webrtc.WithSettingEngine(se),
 	)
 	iceServers, dropped := loopbackICEServers(servers)
 	if len(dropped) > 0 {
