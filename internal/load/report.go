@@ -126,15 +126,19 @@ type GroupStats struct {
 	Late       uint64 `json:"late"`
 	Duplicates uint64 `json:"duplicates"`
 	Bad        uint64 `json:"bad,omitempty"`
-	// Latency is the one-way latency of the packets received in the window.
-	Latency Latency `json:"latencyMs"`
+	// Latency is the one-way latency of the packets received in the window;
+	// VideoLatency and AudioLatency split it by kind. A video frame leaves
+	// the publisher as a burst, and the server forwards its packets one
+	// after the other to every receiver, so video waits longer; an audio
+	// packet is alone, but may queue behind a video burst.
+	Latency      Latency  `json:"latencyMs"`
+	VideoLatency *Latency `json:"videoLatencyMs,omitempty"`
+	AudioLatency *Latency `json:"audioLatencyMs,omitempty"`
 	// JoinToFirstPacket is, per receiver that joined while media flowed, the
 	// time from sending join to its first media packet; JoinToKeyframe to
 	// the first packet of a video keyframe.
 	JoinToFirstPacket *Spread `json:"joinToFirstPacketMs,omitempty"`
 	JoinToKeyframe    *Spread `json:"joinToKeyframeMs,omitempty"`
-
-	latency histogram
 }
 
 // Latency is a latency distribution, in milliseconds.
@@ -197,24 +201,24 @@ type MachineStats struct {
 
 // ReceiverStats is one receiver's figures.
 type ReceiverStats struct {
-	Name               string   `json:"name"`
-	Role               string   `json:"role"`
-	Error              string   `json:"error,omitempty"`
-	Tracks             int      `json:"tracks"`
-	ExpectedTracks     int      `json:"expectedTracks"`
-	Packets            uint64   `json:"packets"`
-	WindowPackets      uint64   `json:"windowPackets"`
-	Lost               uint64   `json:"lost"`
-	WindowLost         uint64   `json:"windowLost"`
-	WindowExpected     uint64   `json:"windowExpected"`
-	Late               uint64   `json:"late"`
-	Duplicates         uint64   `json:"duplicates"`
-	Bad                uint64   `json:"bad,omitempty"`
-	Latency            Latency  `json:"latencyMs"`
-	JoinToFirstPacket  *float64 `json:"joinToFirstPacketMs,omitempty"`
-	JoinToKeyframe     *float64 `json:"joinToKeyframeMs,omitempty"`
-	latency            histogram
-	maxLatency         time.Duration
+	Name               string       `json:"name"`
+	Role               string       `json:"role"`
+	Error              string       `json:"error,omitempty"`
+	Tracks             int          `json:"tracks"`
+	ExpectedTracks     int          `json:"expectedTracks"`
+	Packets            uint64       `json:"packets"`
+	WindowPackets      uint64       `json:"windowPackets"`
+	Lost               uint64       `json:"lost"`
+	WindowLost         uint64       `json:"windowLost"`
+	WindowExpected     uint64       `json:"windowExpected"`
+	Late               uint64       `json:"late"`
+	Duplicates         uint64       `json:"duplicates"`
+	Bad                uint64       `json:"bad,omitempty"`
+	Latency            Latency      `json:"latencyMs"`
+	JoinToFirstPacket  *float64     `json:"joinToFirstPacketMs,omitempty"`
+	JoinToKeyframe     *float64     `json:"joinToKeyframeMs,omitempty"`
+	latency            [2]histogram // by kind
+	maxLatency         [2]time.Duration
 	joinFirst, joinKey time.Duration
 	complete, joined   bool
 	hasJoinTimes       bool
@@ -251,7 +255,8 @@ func spreadOf(ds []time.Duration) *Spread {
 func group(rs []*ReceiverStats) GroupStats {
 	var g GroupStats
 	var first, key []time.Duration
-	var worst time.Duration
+	var lat [2]histogram
+	var worst [2]time.Duration
 	for _, r := range rs {
 		if !r.joined {
 			g.JoinFailures++
@@ -272,8 +277,10 @@ func group(rs []*ReceiverStats) GroupStats {
 		g.Late += r.Late
 		g.Duplicates += r.Duplicates
 		g.Bad += r.Bad
-		g.latency.add(&r.latency)
-		worst = max(worst, r.maxLatency)
+		for k := range lat {
+			lat[k].add(&r.latency[k])
+			worst[k] = max(worst[k], r.maxLatency[k])
+		}
 		if r.hasJoinTimes {
 			first = append(first, r.joinFirst)
 			if r.joinKey > 0 {
@@ -281,7 +288,18 @@ func group(rs []*ReceiverStats) GroupStats {
 			}
 		}
 	}
-	g.Latency = latencyOf(&g.latency, worst)
+	var all histogram
+	all.add(&lat[kindAudio])
+	all.add(&lat[kindVideo])
+	g.Latency = latencyOf(&all, max(worst[kindAudio], worst[kindVideo]))
+	if lat[kindVideo].count() > 0 {
+		l := latencyOf(&lat[kindVideo], worst[kindVideo])
+		g.VideoLatency = &l
+	}
+	if lat[kindAudio].count() > 0 {
+		l := latencyOf(&lat[kindAudio], worst[kindAudio])
+		g.AudioLatency = &l
+	}
 	g.JoinToFirstPacket = spreadOf(first)
 	g.JoinToKeyframe = spreadOf(key)
 	return g
@@ -334,8 +352,15 @@ func (r *Report) Format(w io.Writer) error {
 			head += fmt.Sprintf(", %d missing tracks", g.Incomplete)
 		}
 		line(gr.name, "%s", head)
-		line("", "latency p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.1f ms (%d packets)",
-			g.Latency.P50, g.Latency.P95, g.Latency.P99, g.Latency.Max, g.Latency.Samples)
+		for _, l := range []struct {
+			what string
+			l    *Latency
+		}{{"latency", &g.Latency}, {"  video", g.VideoLatency}, {"  audio", g.AudioLatency}} {
+			if l.l != nil && (l.l.Samples > 0 || l.what == "latency") {
+				line("", "%s p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.1f ms (%d packets)",
+					l.what, l.l.P50, l.l.P95, l.l.P99, l.l.Max, l.l.Samples)
+			}
+		}
 		loss := fmt.Sprintf("loss %d of %d sent in the window (%d over the run); %d late, %d duplicates",
 			g.WindowLost, g.WindowExpected, g.Lost, g.Late, g.Duplicates)
 		if g.Bad > 0 {

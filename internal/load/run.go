@@ -460,13 +460,16 @@ func (r *run) receiverStats(rc *receiver, begin, end, final [][2]uint64) *Receiv
 		st.Late += ts.seqs.late
 		st.Duplicates += ts.seqs.duplicates
 		if ts.latency != nil {
-			st.latency.add(ts.latency)
+			st.latency[kind].add(ts.latency)
 		}
-		st.maxLatency = max(st.maxLatency, ts.maxLatency)
+		st.maxLatency[kind] = max(st.maxLatency[kind], ts.maxLatency)
 		ts.mu.Unlock()
 	}
 	st.Bad = rc.bad.Load()
-	st.Latency = latencyOf(&st.latency, st.maxLatency)
+	var all histogram
+	all.add(&st.latency[kindAudio])
+	all.add(&st.latency[kindVideo])
+	st.Latency = latencyOf(&all, max(st.maxLatency[kindAudio], st.maxLatency[kindVideo]))
 	if rc.mediaAtJoin && firstAny != 0 {
 		st.hasJoinTimes = true
 		st.joinFirst = time.Duration(firstAny - rc.joinAt)
