@@ -36,9 +36,17 @@ test: deps vet
 	$(GO) test -race -count=1 -run XXX_build_only ./... > /dev/null
 	./scripts/loopback-only.sh $(GO) test $(TEST_FLAGS) $(PKGS)
 
-## bench: Go benchmarks of the forwarding path
+## bench: Go benchmarks of the forwarding path, then short load runs of the
+## real binary (1×200, 10×10; under 2 minutes) and their table
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sfu/
+	GO=$(GO) ./scripts/bench.sh
+
+## bench-load: the full load table of docs/benchmarks.md (about 8 minutes)
+.PHONY: bench-load
+bench-load:
+	GO=$(GO) BENCH_GO_BENCH=0 \
+	BENCH_SCENARIOS="1×50:1:50:60s 1×200:1:200:60s 1×500:1:500:60s 10×10:10:0:60s 25×25:25:0:60s" \
+	BENCH_WARMUP=5s ./scripts/bench.sh
 
 ## vet: go vet
 vet:

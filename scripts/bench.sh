@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Confab's benchmarks (make bench; docs/benchmarks.md explains them):
+#   1. the Go benchmarks of the forwarding path (package sfu);
+#   2. short load runs of the real binary: for each scenario, a fresh
+#      bin/confab pinned to core 0 and bin/confab-load pinned to core 1,
+#      over 127.0.0.1 only;
+# then the table of the load runs, in Markdown.
+#
+# BENCH_SCENARIOS lists the load runs as label:publishers:subscribers:window;
+# the default takes under two minutes in all. The table of docs/benchmarks.md:
+#   BENCH_SCENARIOS="1×50:1:50:60s 1×200:1:200:60s 1×500:1:500:60s 10×10:10:0:60s 25×25:25:0:60s"
+# BENCH_LOAD_FLAGS adds confab-load flags to every run; BENCH_GO_BENCH=0
+# skips the Go benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+SCENARIOS=${BENCH_SCENARIOS:-"1×200:1:200:25s 10×10:10:0:20s"}
+WARMUP=${BENCH_WARMUP:-3s}
+OUT=${BENCH_OUT:-bin/bench}
+
+if [ "${BENCH_GO_BENCH:-1}" != 0 ]; then
+	echo "== Go benchmarks: one publisher packet fanned out (package sfu)"
+	$GO test -run '^$' -bench . -benchmem ./sfu/
+fi
+
+echo "== building bin/confab and bin/confab-load"
+$GO build -o bin/confab ./cmd/confab
+$GO build -o bin/confab-load ./cmd/confab-load
+mkdir -p "$OUT"
+
+# The server runs on core 0 and the load on core 1, when the machine has
+# two cores and taskset.
+server_pin=() load_pin=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+	server_pin=(taskset -c 0)
+	load_pin=(taskset -c 1)
+else
+	echo "note: not pinning the server and the load to cores (needs taskset and 2 cores)" >&2
+fi
+
+server_pid=
+stop_server() {
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=
+	fi
+}
+trap stop_server EXIT
+
+# start_server LOG: start a fresh bin/confab on random loopback ports; sets
+# server_pid and server_url. A port someone else holds makes it try again.
+start_server() {
+	local log=$1 attempt port udp
+	for attempt in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 20000))
+		udp=$((40000 + RANDOM % 20000))
+		CONFAB_HTTP_ADDR=127.0.0.1:$port CONFAB_ICE_IPS=127.0.0.1 CONFAB_ICE_UDP_PORT=$udp \
+			CONFAB_ROOMS_MAX_PARTICIPANTS=1000 CONFAB_LOG_LEVEL=warn \
+			"${server_pin[@]}" bin/confab >"$log" 2>&1 &
+		server_pid=$!
+		for _ in $(seq 50); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+				server_url=http://127.0.0.1:$port
+				return 0
+			fi
+			kill -0 "$server_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_server
+	done
+	echo "bench: the server did not start; its log:" >&2
+	cat "$log" >&2
+	return 1
+}
+
+rows=()
+for scenario in $SCENARIOS; do
+	IFS=: read -r label pubs subs window <<<"$scenario"
+	echo "== load: $label ($pubs publisher(s), $subs subscriber(s), window $window)"
+	start_server "$OUT/server-$label.log"
+	# shellcheck disable=SC2086 # BENCH_LOAD_FLAGS is a list of flags
+	"${load_pin[@]}" bin/confab-load -url "$server_url" -pid "$server_pid" \
+		-publishers "$pubs" -subscribers "$subs" -warmup "$WARMUP" -duration "$window" \
+		-log-level warn -row "$label" ${BENCH_LOAD_FLAGS:-} | tee "$OUT/load-$label.txt"
+	rows+=("$(grep '^| ' "$OUT/load-$label.txt")")
+	stop_server
+done
+
+echo
+echo "== results (commit $(git describe --always --dirty 2>/dev/null || echo unknown); $(nproc) cores)"
+bin/confab-load -table-header
+printf '%s\n' "${rows[@]}"
