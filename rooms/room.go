@@ -34,6 +34,9 @@ type trackMeta struct {
 	source    string
 	muted     bool
 	hasSource bool
+	// moderatorMuted survives the track: media published again under the
+	// same id stays muted until a moderator unmutes it.
+	moderatorMuted bool
 }
 
 func newRoom(name string, m *Manager) *Room {
@@ -179,7 +182,11 @@ func (r *Room) Publish(id string, media *sfu.Track) (TrackInfo, error) {
 		return TrackInfo{}, fmt.Errorf("publish track %s: %w", media.ID(), ErrTooManyTracks)
 	}
 	meta := mb.meta[media.ID()]
-	info := &TrackInfo{ID: media.ID(), Kind: kind, Source: defaultSource(kind), Muted: meta.muted, Media: media}
+	info := &TrackInfo{ID: media.ID(), Kind: kind, Source: defaultSource(kind), Muted: meta.muted || meta.moderatorMuted,
+		ModeratorMuted: meta.moderatorMuted, Media: media}
+	if meta.moderatorMuted {
+		media.SetPaused(true)
+	}
 	if meta.hasSource {
 		info.Source = meta.source
 	}
@@ -224,8 +231,11 @@ func (r *Room) Unpublish(id string, media *sfu.Track) {
 		if t.Media == media {
 			removed = t
 			mb.tracks = append(mb.tracks[:i:i], mb.tracks[i+1:]...)
-			// A track id that ended is not held against MaxTracks.
-			delete(mb.meta, t.ID)
+			// A track id that ended is not held against MaxTracks, unless a
+			// moderator muted it: that must outlive the media.
+			if !mb.meta[t.ID].moderatorMuted {
+				delete(mb.meta, t.ID)
+			}
 			break
 		}
 	}
@@ -250,13 +260,13 @@ func (r *Room) SetMuted(id, trackID string, muted bool) error {
 		r.mu.Unlock()
 		return fmt.Errorf("mute track %s: %w", trackID, ErrTooManyTracks)
 	}
-	meta.muted = muted
-	mb.meta[trackID] = meta
-	t := mb.track(trackID)
-	if t != nil && t.ModeratorMuted && !muted {
+	if meta.moderatorMuted && !muted {
 		r.mu.Unlock()
 		return fmt.Errorf("unmute track %s: %w", trackID, ErrModeratorMuted)
 	}
+	meta.muted = muted
+	mb.meta[trackID] = meta
+	t := mb.track(trackID)
 	changed := t != nil && t.Muted != muted
 	if t != nil {
 		t.Muted = muted
@@ -323,7 +333,7 @@ func (r *Room) ModeratorMute(id, trackID string, muted bool) error {
 	}
 	t.ModeratorMuted, t.Muted = muted, muted
 	meta := mb.meta[trackID]
-	meta.muted = muted
+	meta.muted, meta.moderatorMuted = muted, muted
 	mb.meta[trackID] = meta
 	media := t.Media
 	targets := r.othersLocked("")

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -164,12 +165,14 @@ func (s *Server) muteTrack(c *fiber.Ctx) error {
 	if r == nil {
 		return err
 	}
+	// The body is JSON whatever the Content-Type says (curl -d sends it as
+	// a form): an unreadable body must not be taken for "mute".
 	body := struct {
 		Muted *bool `json:"muted"`
 	}{}
-	if len(strings.TrimSpace(string(c.Body()))) > 0 {
-		if err := c.BodyParser(&body); err != nil {
-			return sendAPIError(c, fiber.StatusBadRequest, "bad-request", `the body must be {"muted": true|false}`)
+	if raw := strings.TrimSpace(string(c.Body())); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &body); err != nil || body.Muted == nil {
+			return sendAPIError(c, fiber.StatusBadRequest, "bad-request", `the body must be empty or {"muted": true|false}`)
 		}
 	}
 	muted := body.Muted == nil || *body.Muted

@@ -246,3 +246,23 @@ func TestICERestart(t *testing.T) {
 	waitFor(t, func() bool { return video.Packets() > n+30 })
 	t.Logf("media moved from local port %d to %d", before.Local.Port, after.Local.Port)
 }
+
+// TestResumeNeedsSameRoomAndName: a resume token is only honoured by a join
+// for the same room and name; anything else is an ordinary new join.
+func TestResumeNeedsSameRoomAndName(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{ResumeGrace: 10 * time.Second})
+	bob := dialRaw(t, srv.URL)
+	joined := bob.join("same", "bob")
+	_ = bob.ws.Close()
+	other := dialRaw(t, srv.URL)
+	other.sendJSON(protocol.Join{Type: protocol.TypeJoin, Room: "same", Name: "mallory", Resume: joined.str("resumeToken")})
+	got := other.expect(protocol.TypeJoined)
+	if got["self"].(map[string]any)["id"] == joined["self"].(map[string]any)["id"] {
+		t.Fatal("a join under another name took over bob")
+	}
+	back := dialRaw(t, srv.URL)
+	back.sendJSON(protocol.Join{Type: protocol.TypeJoin, Room: "same", Name: "bob", Resume: joined.str("resumeToken")})
+	if again := back.expect(protocol.TypeJoined); again["self"].(map[string]any)["id"] != joined["self"].(map[string]any)["id"] {
+		t.Fatalf("bob could not resume: %v", again)
+	}
+}

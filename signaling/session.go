@@ -95,8 +95,9 @@ type (
 
 // attachment is a connection handed to a session by a resume.
 type attachment struct {
-	conn *wsConn
-	ok   chan bool // whether the session took it
+	conn       *wsConn
+	room, name string    // what the resuming join asked for
+	ok         chan bool // whether the session took it
 }
 
 // lostConn reports that conn ended; the session acknowledges on ack once it
@@ -159,7 +160,7 @@ func (s *session) run(ctx context.Context) {
 				return
 			}
 		case a := <-s.attach:
-			a.ok <- s.resume(a.conn)
+			a.ok <- s.resume(a)
 		case <-s.graceDue:
 			s.log.Info("resume grace period over: leaving")
 			return
@@ -187,13 +188,17 @@ func (s *session) successor() *session {
 }
 
 // connLost tells the session its connection c ended and waits until the
-// session no longer uses it.
+// session no longer uses it. A session that handed c to another (a resume
+// the reader has not followed yet) passes the news on.
 func (s *session) connLost(c *wsConn) {
 	l := lostConn{conn: c, ack: make(chan struct{})}
 	select {
 	case s.lost <- l:
 		<-l.ack
 	case <-s.done:
+		if next := s.handedTo; next != nil {
+			next.connLost(c)
+		}
 	}
 }
 
@@ -261,7 +266,7 @@ func (s *session) fail(err error) {
 }
 
 func (s *session) join(m *protocol.Join) {
-	if m.Resume != "" && s.peer == nil && s.handOver(m.Resume) {
+	if m.Resume != "" && s.peer == nil && s.handOver(m) {
 		return
 	}
 	if s.srv.draining.Load() {
@@ -531,10 +536,11 @@ func (s *session) detach() bool {
 // resume attaches a new connection to this participant: the client gets
 // joined again (same id, the room as it is now) and the outstanding server
 // offer, if any. The others notice nothing.
-func (s *session) resume(conn *wsConn) bool {
-	if s.peer == nil {
+func (s *session) resume(a attachment) bool {
+	if s.peer == nil || a.room != s.room.Name() || a.name != s.name {
 		return false
 	}
+	conn := a.conn
 	if s.conn != nil && s.conn != conn {
 		// The old connection is half-open; the new one wins.
 		s.conn.kill()
@@ -566,15 +572,20 @@ func (s *session) resume(conn *wsConn) bool {
 }
 
 // handOver gives this (not yet joined) connection to the participant the
-// resume token names, if it is still there. On success this session ends and
-// the reader follows the connection to its new session.
-func (s *session) handOver(token string) bool {
-	target := s.srv.lookupResumable(token)
+// resume token names, if it is still there and the join names the same room
+// and name (and, when tokens are required, carries a valid one). On success
+// this session ends and the reader follows the connection to its new session.
+func (s *session) handOver(m *protocol.Join) bool {
+	target := s.srv.lookupResumable(m.Resume)
 	if target == nil || target == s || s.srv.draining.Load() {
 		s.log.Info("resume: unknown or expired token; joining afresh")
 		return false
 	}
-	a := attachment{conn: s.conn, ok: make(chan bool, 1)}
+	if _, err := s.srv.authorize(m); err != nil {
+		s.log.Info("resume refused", "reason", err)
+		return false
+	}
+	a := attachment{conn: s.conn, room: m.Room, name: m.Name, ok: make(chan bool, 1)}
 	select {
 	case target.attach <- a:
 	case <-target.done:

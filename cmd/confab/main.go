@@ -89,7 +89,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, s := range cfg.ICE.Servers {
 		iceServers = append(iceServers, protocol.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
-	iceFor, stopTURN, err := setupTURN(cfg, log)
+	iceFor, stopTURN, err := setupTURN(cfg, api.Addrs(), log)
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.DrainTimeout)
 	defer cancel()
+	// Refuse joins and fail /readyz a moment before closing everything, so
+	// a load balancer's health check sees the server leave.
+	srv.Drain()
+	select {
+	case <-time.After(min(time.Second, cfg.HTTP.DrainTimeout/10)):
+	case <-sctx.Done():
+	}
 	err = srv.Shutdown(sctx)
 	if serr := <-served; serr != nil && !errors.Is(serr, net.ErrClosed) && err == nil {
 		err = serr

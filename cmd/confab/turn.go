@@ -17,7 +17,7 @@ import (
 // external one, as configured. iceFor (nil when TURN is off) returns the
 // servers, with credentials minted for one participant, to hand out in
 // joined; stop releases the embedded server.
-func setupTURN(cfg *config.Config, log *slog.Logger) (iceFor func(id, host string) []protocol.ICEServer, stop func(), err error) {
+func setupTURN(cfg *config.Config, media []net.Addr, log *slog.Logger) (iceFor func(id, host string) []protocol.ICEServer, stop func(), err error) {
 	t := cfg.ICE.TURN
 	mint := func(secret string, urls []string, id string) []protocol.ICEServer {
 		user, cred := turnserver.Credentials(secret, id, t.TTL, time.Now())
@@ -48,8 +48,18 @@ func setupTURN(cfg *config.Config, log *slog.Logger) (iceFor func(id, host strin
 	if relay == nil {
 		return nil, nil, fmt.Errorf("ice.turn: no address to relay on: set ice.publicIPs or ice.ips")
 	}
+	// Relays may only reach the media server itself.
+	var peers []net.IP
+	for _, a := range media {
+		if u, ok := a.(*net.UDPAddr); ok {
+			peers = append(peers, u.IP)
+		}
+	}
+	for _, ip := range cfg.ICE.PublicIPs {
+		peers = append(peers, net.ParseIP(ip))
+	}
 	srv, err := turnserver.Start(turnserver.Config{
-		Realm: t.Realm, Secret: secret, ListenIP: listen, RelayIP: relay,
+		Realm: t.Realm, Secret: secret, ListenIP: listen, RelayIP: relay, AllowedPeers: peers,
 		UDPPort: t.UDPPort, TCPPort: t.TCPPort, Logger: log.With("component", "turn"),
 	})
 	if err != nil {

@@ -65,7 +65,7 @@ func New(src Source) *Metrics {
 		registry: prometheus.NewRegistry(),
 		negotiationFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "confab_negotiation_failures_total",
-			Help: "SDP offer/answer exchanges that failed (bad SDP, rejected answer, renegotiation timeout).",
+			Help: "Offers, answers and candidates from clients that the server could not apply (each answered with negotiation-failed).",
 		}),
 		websocketErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "confab_websocket_errors_total",
@@ -73,7 +73,7 @@ func New(src Source) *Metrics {
 		}, []string{"code"}),
 		join: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "confab_join_seconds",
-			Help:    "Time from a join request received to the participant joined or its first packet forwarded, in seconds.",
+			Help:    "Time the server takes to answer a join with joined (token check, room, peer connection), in seconds.",
 			Buckets: joinBuckets,
 		}),
 	}
@@ -125,7 +125,7 @@ func (m *Metrics) WebSocketError(code string) {
 }
 
 // ObserveJoin records how long one join took, from the join request received
-// to the participant joined or its first packet forwarded.
+// to the participant joined (joined sent).
 func (m *Metrics) ObserveJoin(d time.Duration) {
 	if m == nil {
 		return

@@ -199,7 +199,7 @@ func TestObserveJoin(t *testing.T) {
 	}
 
 	const want = `
-# HELP confab_join_seconds Time from a join request received to the participant joined or its first packet forwarded, in seconds.
+# HELP confab_join_seconds Time the server takes to answer a join with joined (token check, room, peer connection), in seconds.
 # TYPE confab_join_seconds histogram
 confab_join_seconds_bucket{le="0.001"} 1
 confab_join_seconds_bucket{le="0.0025"} 1

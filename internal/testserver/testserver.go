@@ -83,7 +83,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.TURN {
 		turn, err := turnserver.Start(turnserver.Config{
 			Secret: "test-turn-secret", ListenIP: net.IPv4(127, 0, 0, 1), RelayIP: net.IPv4(127, 0, 0, 1),
-			TCPPort: -1, Logger: log,
+			AllowedPeers: []net.IP{net.IPv4(127, 0, 0, 1)}, TCPPort: -1, Logger: log,
 		})
 		if err != nil {
 			t.Fatalf("start TURN: %v", err)

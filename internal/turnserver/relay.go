@@ -42,11 +42,20 @@ func (g *relayGenerator) AllocateConn(turn.AllocateConnConfig) (net.Conn, error)
 // unspecified address and multicast, and loopback unless the relay itself
 // is on loopback (a test or a single-machine setup). Loopback peers on a
 // public server would let a participant reach this host's local services.
-func permitPeer(relayIP net.IP) turn.PermissionHandler {
+func permitPeer(relayIP net.IP, allowed []net.IP) turn.PermissionHandler {
 	allowLoopback := relayIP.IsLoopback()
 	return func(_ net.Addr, peer net.IP) bool {
 		switch {
 		case peer.IsUnspecified(), peer.IsMulticast():
+			return false
+		case len(allowed) > 0:
+			// Only the media server's own addresses: the relay is for
+			// reaching Confab, not an open UDP proxy.
+			for _, ip := range allowed {
+				if ip.Equal(peer) {
+					return true
+				}
+			}
 			return false
 		case peer.IsLoopback():
 			return allowLoopback

@@ -46,6 +46,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for expiry checks; nil means time.Now.
 	Now func() time.Time
+	// AllowedPeers, when set, are the only addresses relays may send to:
+	// the media server's own, so credentials cannot turn the relay into an
+	// open UDP proxy.
+	AllowedPeers []net.IP
 }
 
 // Server is a running TURN server. Its methods are safe for concurrent use.
@@ -92,7 +96,7 @@ func Start(cfg Config) (*Server, error) {
 		packetConns = append(packetConns, turn.PacketConnConfig{
 			PacketConn:            trackPacketConn(pc, s.loops, false),
 			RelayAddressGenerator: s.relayGenerator(cfg),
-			PermissionHandler:     permitPeer(cfg.RelayIP),
+			PermissionHandler:     permitPeer(cfg.RelayIP, cfg.AllowedPeers),
 		})
 	}
 	if cfg.TCPPort >= 0 {
@@ -106,7 +110,7 @@ func Start(cfg Config) (*Server, error) {
 		listeners = append(listeners, turn.ListenerConfig{
 			Listener:              trackListener(ln, s.loops),
 			RelayAddressGenerator: s.relayGenerator(cfg),
-			PermissionHandler:     permitPeer(cfg.RelayIP),
+			PermissionHandler:     permitPeer(cfg.RelayIP, cfg.AllowedPeers),
 		})
 	}
 

@@ -111,21 +111,25 @@ func TestAuthHandler(t *testing.T) {
 }
 
 func TestPermitPeer(t *testing.T) {
-	public := permitPeer(net.IPv4(203, 0, 113, 7))
-	loop := permitPeer(net.IPv4(127, 0, 0, 1))
+	public := permitPeer(net.IPv4(203, 0, 113, 7), nil)
+	loop := permitPeer(net.IPv4(127, 0, 0, 1), nil)
+	onlySFU := permitPeer(net.IPv4(203, 0, 113, 7), []net.IP{net.IPv4(198, 51, 100, 1)})
 	tests := []struct {
-		peer         string
-		public, loop bool
+		peer                  string
+		public, loop, onlySFU bool
 	}{
-		{"198.51.100.1", true, true},
-		{"10.0.0.5", true, true},
-		{"127.0.0.1", false, true},
-		{"::1", false, true},
-		{"0.0.0.0", false, false},
-		{"224.0.0.251", false, false},
+		{"198.51.100.1", true, true, true},
+		{"10.0.0.5", true, true, false},
+		{"127.0.0.1", false, true, false},
+		{"::1", false, true, false},
+		{"0.0.0.0", false, false, false},
+		{"224.0.0.251", false, false, false},
 	}
 	for _, tt := range tests {
 		ip := net.ParseIP(tt.peer)
+		if got := onlySFU(nil, ip); got != tt.onlySFU {
+			t.Errorf("relay limited to the SFU, peer %s: %v, want %v", tt.peer, got, tt.onlySFU)
+		}
 		if got := public(nil, ip); got != tt.public {
 			t.Errorf("public relay, peer %s: %v, want %v", tt.peer, got, tt.public)
 		}
