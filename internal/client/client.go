@@ -15,6 +15,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v4"
 
 	"github.com/confab/confab/internal/protocol"
 )
@@ -119,6 +120,11 @@ type Options struct {
 	// one core uses it so that a moment's delay in reading does not overflow
 	// the default buffer (about 200 KiB, some 90 full-size packets).
 	SocketReadBuffer int
+
+	// Net, if set, is the network pion opens its sockets on, instead of
+	// the standard one; a load generator wraps it to watch packets as the
+	// kernel delivers them. The client's loopback filters still apply.
+	Net transport.Net
 }
 
 // Message is one server message as received.

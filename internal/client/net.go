@@ -94,12 +94,19 @@ func loopbackICEServers(servers []protocol.ICEServer) (kept []webrtc.ICEServer, 
 // settingEngine confines ICE to IPv4 loopback over UDP, without mDNS.
 func settingEngine(c *Client) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
+	network := c.opts.Net
 	if size := c.opts.SocketReadBuffer; size > 0 {
-		n, err := stdnet.NewNet()
-		if err != nil {
-			return se, fmt.Errorf("network: %w", err)
+		if network == nil {
+			n, err := stdnet.NewNet()
+			if err != nil {
+				return se, fmt.Errorf("network: %w", err)
+			}
+			network = n
 		}
-		se.SetNet(readBufferNet{Net: n, size: size})
+		network = readBufferNet{Net: network, size: size}
+	}
+	if network != nil {
+		se.SetNet(network)
 	}
 	se.LoggerFactory = sfu.LoggerFactory(c.log)
 	se.SetIncludeLoopbackCandidate(true)
@@ -117,10 +124,10 @@ func settingEngine(c *Client) (webrtc.SettingEngine, error) {
 	return se, nil
 }
 
-// readBufferNet is pion's standard network, with a larger receive buffer on
-// every UDP socket it opens (see Options.SocketReadBuffer).
+// readBufferNet is a network with a larger receive buffer on every UDP
+// socket it opens (see Options.SocketReadBuffer).
 type readBufferNet struct {
-	*stdnet.Net
+	transport.Net
 	size int
 }
 

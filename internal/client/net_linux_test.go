@@ -3,10 +3,12 @@ package client
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/stdnet"
 	"go.uber.org/goleak"
 )
@@ -44,16 +46,34 @@ func TestReadBufferNet(t *testing.T) {
 	}
 }
 
-// TestSocketReadBufferSession: a client with a larger socket buffer still
-// connects and receives media.
+// countingNet counts the UDP sockets pion opens through it.
+type countingNet struct {
+	transport.Net
+	listens atomic.Int32
+}
+
+func (n *countingNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	n.listens.Add(1)
+	return n.Net.ListenUDP(network, laddr)
+}
+
+// TestSocketReadBufferSession: a client with its own network and a larger
+// socket buffer still connects and receives media, and pion opened its
+// socket through that network.
 func TestSocketReadBufferSession(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fs := newFakeServer(t)
 	defer fs.Close()
+	base, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingNet{Net: base}
 	opts := testOptions()
 	opts.SocketReadBuffer = 1 << 20
+	opts.Net = counting
 	c, err := Dial(ctx, fs.URL(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -63,4 +83,7 @@ func TestSocketReadBufferSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRemoteTrack(ctx, t, c)
+	if counting.listens.Load() == 0 {
+		t.Error("pion did not open its socket through Options.Net")
+	}
 }
