@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -79,9 +80,20 @@ func TestSmoke(t *testing.T) {
 	if all.WindowExpected == 0 || all.WindowPackets < all.WindowExpected*9/10 {
 		t.Errorf("%d packets in the window, %d expected", all.WindowPackets, all.WindowExpected)
 	}
-	l := all.Latency
-	if l.Samples != all.WindowPackets || l.P50 <= 0 || l.P95 < l.P50 || l.P99 < l.P95 || l.Max < l.P99 {
-		t.Errorf("latency %+v", l)
+	for _, l := range []Latency{all.Latency, all.AppLatency} {
+		if l.P50 <= 0 || l.P95 < l.P50 || l.P99 < l.P95 || l.Max < l.P99 {
+			t.Errorf("latency %+v", l)
+		}
+	}
+	if all.AppLatency.Samples != all.WindowPackets || all.Latency.Samples+all.Unstamped != all.WindowPackets {
+		t.Errorf("latency samples: %d to the socket (%d unstamped), %d to the application, %d packets",
+			all.Latency.Samples, all.Unstamped, all.AppLatency.Samples, all.WindowPackets)
+	}
+	if runtime.GOOS == "linux" && all.Unstamped > all.WindowPackets/100 {
+		t.Errorf("%d of %d packets without a socket arrival time", all.Unstamped, all.WindowPackets)
+	}
+	if all.VideoLatency == nil || all.AudioLatency == nil {
+		t.Error("no latency by kind")
 	}
 	if s := all.JoinToFirstPacket; s == nil || s.Count != 5 || s.P50 <= 0 {
 		t.Errorf("join to first packet %+v", s)

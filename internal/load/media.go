@@ -49,7 +49,8 @@ const (
 //	3  kind (0 audio, 1 video)
 //	4  publisher index, uint32 big-endian
 //	8  packet index within the track, uint64 (0, 1, 2... in sending order)
-//	16 send time, int64 nanoseconds since the run's start (monotonic clock)
+//	16 send time, int64 Unix nanoseconds (the clock the kernel stamps
+//	   arriving datagrams with, so latency can be measured to the socket)
 type tag struct {
 	kind      uint8
 	publisher uint32

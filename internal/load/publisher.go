@@ -96,7 +96,7 @@ func (p *publisher) send(ctx context.Context, cfg *Config, plan videoPlan) {
 			pkt.Marker = false
 			pkt.SequenceNumber = uint16(index)
 			pkt.Timestamp = uint32(index) * audioTicksPerPacket
-			t := tag{kind: kindAudio, publisher: uint32(p.index), index: index, sent: p.clock.now()}
+			t := tag{kind: kindAudio, publisher: uint32(p.index), index: index, sent: time.Now().UnixNano()}
 			pkt.Payload = audioPacket(buf, t, cfg.AudioPayload)
 			p.write(p.audio, &pkt, kindAudio)
 		}
@@ -117,7 +117,7 @@ func (p *publisher) sendFrame(pkt *rtp.Packet, buf []byte, plan videoPlan, frame
 		index := p.sent[kindVideo].Load()
 		pkt.SequenceNumber = uint16(index)
 		pkt.Marker = i == n-1
-		t := tag{kind: kindVideo, publisher: uint32(p.index), index: index, sent: p.clock.now()}
+		t := tag{kind: kindVideo, publisher: uint32(p.index), index: index, sent: time.Now().UnixNano()}
 		pkt.Payload = videoPacket(buf, t, key, size, i, n)
 		p.write(p.video, pkt, kindVideo)
 	}

@@ -71,6 +71,8 @@ type receiver struct {
 
 	// tracks has two slots per publisher, indexed 2*publisher+kind.
 	tracks []trackStats
+	// arrivals holds the kernel's arrival times of recent packets.
+	arrivals *arrivals
 	// bad counts packets without a valid tag, or that came on a track
 	// other than the one their tag names.
 	bad atomic.Uint64
@@ -87,17 +89,29 @@ type trackStats struct {
 	windowPackets uint64
 	first         int64 // clock time of the first packet, 0 before
 	firstKeyframe int64
-	latency       *histogram // packets received in the window
-	maxLatency    time.Duration
+	// Latency of the packets received in the window, to the socket (the
+	// kernel's arrival time; stamped counts them) and to the application.
+	sock, app       *histogram
+	maxSock, maxApp time.Duration
+	stamped         uint64
 }
 
 func newReceiver(name string, r role, self, publishers int, clk *clock) *receiver {
-	return &receiver{name: name, role: r, self: self, clock: clk, tracks: make([]trackStats, 2*publishers)}
+	return &receiver{
+		name: name, role: r, self: self, clock: clk,
+		tracks:   make([]trackStats, 2*publishers),
+		arrivals: new(arrivals),
+	}
 }
 
 // options are the client options of a receiver.
-func (r *receiver) options(cfg *Config, index int) client.Options {
+func (r *receiver) options(cfg *Config, index int) (client.Options, error) {
+	network, err := newArrivalNet(r.arrivals)
+	if err != nil {
+		return client.Options{}, err
+	}
 	opts := client.Options{
+		Net:               network,
 		Logger:            clientLogger(cfg.Logger).With("participant", r.name),
 		OnPacket:          r.onPacket,
 		EmptyOffer:        client.EmptyOfferRecvOnly,
@@ -116,13 +130,14 @@ func (r *receiver) options(cfg *Config, index int) client.Options {
 		// packet; its retransmission would be refused as a replay.
 		opts.DisableReplayProtection = true
 	}
-	return opts
+	return opts, nil
 }
 
 // onPacket is called by the client for every RTP packet of a remote track,
 // on that track's reading goroutine.
 func (r *receiver) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
 	now := r.clock.now()
+	wall := time.Now().UnixNano()
 	t, keyframe, ok := decodePayload(pkt.Payload)
 	if !ok || int(t.publisher) == r.self || int(t.publisher) >= len(r.tracks)/2 ||
 		(t.kind == kindVideo) != (rt.Kind == "video") {
@@ -151,12 +166,18 @@ func (r *receiver) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
 	}
 	if window {
 		ts.windowPackets++
-		if ts.latency == nil {
-			ts.latency = new(histogram) // once per track
+		if ts.app == nil {
+			ts.app, ts.sock = new(histogram), new(histogram) // once per track
 		}
-		d := time.Duration(now - t.sent)
-		ts.latency.record(d)
-		ts.maxLatency = max(ts.maxLatency, d)
+		d := time.Duration(wall - t.sent)
+		ts.app.record(d)
+		ts.maxApp = max(ts.maxApp, d)
+		if at, ok := r.arrivals.lookup(rt.SSRC, pkt.SequenceNumber); ok {
+			d := time.Duration(at - t.sent)
+			ts.sock.record(d)
+			ts.maxSock = max(ts.maxSock, d)
+			ts.stamped++
+		}
 	}
 	ts.mu.Unlock()
 
@@ -233,7 +254,11 @@ func (r *receiver) waitFirstMedia(ctx context.Context, slots []int, keyframe boo
 
 // dial connects and joins; publishers add their tracks in between. It
 // returns once the PeerConnection is connected.
-func (r *receiver) dial(ctx context.Context, cfg *Config, opts client.Options, addTracks func(*client.Client) error) error {
+func (r *receiver) dial(ctx context.Context, cfg *Config, index int, addTracks func(*client.Client) error) error {
+	opts, err := r.options(cfg, index)
+	if err != nil {
+		return err
+	}
 	c, err := client.Dial(ctx, cfg.URL, opts)
 	if err != nil {
 		return err

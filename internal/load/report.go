@@ -126,14 +126,23 @@ type GroupStats struct {
 	Late       uint64 `json:"late"`
 	Duplicates uint64 `json:"duplicates"`
 	Bad        uint64 `json:"bad,omitempty"`
-	// Latency is the one-way latency of the packets received in the window;
-	// VideoLatency and AudioLatency split it by kind. A video frame leaves
-	// the publisher as a burst, and the server forwards its packets one
-	// after the other to every receiver, so video waits longer; an audio
-	// packet is alone, but may queue behind a video burst.
+	// Latency is the one-way latency of the packets received in the
+	// window, from the publisher's write to the kernel's delivery at the
+	// receiver's socket (SO_TIMESTAMPNS): the load process's own delay in
+	// reading is not in it. VideoLatency and AudioLatency split it by kind.
+	// A video frame leaves the publisher as a burst, and the server
+	// forwards its packets one after the other to every receiver, so video
+	// waits longer; an audio packet is alone, but may queue behind a burst.
+	// Unstamped counts window packets whose arrival time was not known
+	// (they are left out of these three).
 	Latency      Latency  `json:"latencyMs"`
 	VideoLatency *Latency `json:"videoLatencyMs,omitempty"`
 	AudioLatency *Latency `json:"audioLatencyMs,omitempty"`
+	Unstamped    uint64   `json:"unstamped,omitempty"`
+	// AppLatency is the latency to the moment the load's receiver handled
+	// the packet, after pion's receive path: it adds the load's own
+	// queueing, which is large when the load process is busy.
+	AppLatency Latency `json:"appLatencyMs"`
 	// JoinToFirstPacket is, per receiver that joined while media flowed, the
 	// time from sending join to its first media packet; JoinToKeyframe to
 	// the first packet of a video keyframe.
@@ -201,27 +210,43 @@ type MachineStats struct {
 
 // ReceiverStats is one receiver's figures.
 type ReceiverStats struct {
-	Name               string       `json:"name"`
-	Role               string       `json:"role"`
-	Error              string       `json:"error,omitempty"`
-	Tracks             int          `json:"tracks"`
-	ExpectedTracks     int          `json:"expectedTracks"`
-	Packets            uint64       `json:"packets"`
-	WindowPackets      uint64       `json:"windowPackets"`
-	Lost               uint64       `json:"lost"`
-	WindowLost         uint64       `json:"windowLost"`
-	WindowExpected     uint64       `json:"windowExpected"`
-	Late               uint64       `json:"late"`
-	Duplicates         uint64       `json:"duplicates"`
-	Bad                uint64       `json:"bad,omitempty"`
-	Latency            Latency      `json:"latencyMs"`
-	JoinToFirstPacket  *float64     `json:"joinToFirstPacketMs,omitempty"`
-	JoinToKeyframe     *float64     `json:"joinToKeyframeMs,omitempty"`
-	latency            [2]histogram // by kind
-	maxLatency         [2]time.Duration
+	Name               string          `json:"name"`
+	Role               string          `json:"role"`
+	Error              string          `json:"error,omitempty"`
+	Tracks             int             `json:"tracks"`
+	ExpectedTracks     int             `json:"expectedTracks"`
+	Packets            uint64          `json:"packets"`
+	WindowPackets      uint64          `json:"windowPackets"`
+	Lost               uint64          `json:"lost"`
+	WindowLost         uint64          `json:"windowLost"`
+	WindowExpected     uint64          `json:"windowExpected"`
+	Late               uint64          `json:"late"`
+	Duplicates         uint64          `json:"duplicates"`
+	Bad                uint64          `json:"bad,omitempty"`
+	Latency            Latency         `json:"latencyMs"`
+	AppLatency         Latency         `json:"appLatencyMs"`
+	JoinToFirstPacket  *float64        `json:"joinToFirstPacketMs,omitempty"`
+	JoinToKeyframe     *float64        `json:"joinToKeyframeMs,omitempty"`
+	latency            [2][2]histogram // [toSocket or toApp][kind]
+	maxLatency         [2][2]time.Duration
+	stamped            uint64
 	joinFirst, joinKey time.Duration
 	complete, joined   bool
 	hasJoinTimes       bool
+}
+
+// Where latency is measured to.
+const (
+	toSocket = iota
+	toApp
+)
+
+// latencyOf sums up one kind of latency over both kinds of track.
+func (r *ReceiverStats) latencyOf(to int) Latency {
+	var all histogram
+	all.add(&r.latency[to][kindAudio])
+	all.add(&r.latency[to][kindVideo])
+	return latencyOf(&all, max(r.maxLatency[to][kindAudio], r.maxLatency[to][kindVideo]))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -255,8 +280,8 @@ func spreadOf(ds []time.Duration) *Spread {
 func group(rs []*ReceiverStats) GroupStats {
 	var g GroupStats
 	var first, key []time.Duration
-	var lat [2]histogram
-	var worst [2]time.Duration
+	var lat [2][2]histogram
+	var worst [2][2]time.Duration
 	for _, r := range rs {
 		if !r.joined {
 			g.JoinFailures++
@@ -277,10 +302,13 @@ func group(rs []*ReceiverStats) GroupStats {
 		g.Late += r.Late
 		g.Duplicates += r.Duplicates
 		g.Bad += r.Bad
-		for k := range lat {
-			lat[k].add(&r.latency[k])
-			worst[k] = max(worst[k], r.maxLatency[k])
+		for to := range lat {
+			for k := range lat[to] {
+				lat[to][k].add(&r.latency[to][k])
+				worst[to][k] = max(worst[to][k], r.maxLatency[to][k])
+			}
 		}
+		g.Unstamped += r.WindowPackets - r.stamped
 		if r.hasJoinTimes {
 			first = append(first, r.joinFirst)
 			if r.joinKey > 0 {
@@ -288,17 +316,13 @@ func group(rs []*ReceiverStats) GroupStats {
 			}
 		}
 	}
-	var all histogram
-	all.add(&lat[kindAudio])
-	all.add(&lat[kindVideo])
-	g.Latency = latencyOf(&all, max(worst[kindAudio], worst[kindVideo]))
-	if lat[kindVideo].count() > 0 {
-		l := latencyOf(&lat[kindVideo], worst[kindVideo])
-		g.VideoLatency = &l
-	}
-	if lat[kindAudio].count() > 0 {
-		l := latencyOf(&lat[kindAudio], worst[kindAudio])
-		g.AudioLatency = &l
+	sum := ReceiverStats{latency: lat, maxLatency: worst}
+	g.Latency = sum.latencyOf(toSocket)
+	g.AppLatency = sum.latencyOf(toApp)
+	if sock := &lat[toSocket]; sock[kindVideo].count() > 0 && sock[kindAudio].count() > 0 {
+		v := latencyOf(&sock[kindVideo], worst[toSocket][kindVideo])
+		a := latencyOf(&sock[kindAudio], worst[toSocket][kindAudio])
+		g.VideoLatency, g.AudioLatency = &v, &a
 	}
 	g.JoinToFirstPacket = spreadOf(first)
 	g.JoinToKeyframe = spreadOf(key)
@@ -355,11 +379,17 @@ func (r *Report) Format(w io.Writer) error {
 		for _, l := range []struct {
 			what string
 			l    *Latency
-		}{{"latency", &g.Latency}, {"  video", g.VideoLatency}, {"  audio", g.AudioLatency}} {
-			if l.l != nil && (l.l.Samples > 0 || l.what == "latency") {
+		}{
+			{"latency to socket", &g.Latency}, {"  video", g.VideoLatency}, {"  audio", g.AudioLatency},
+			{"latency to app   ", &g.AppLatency},
+		} {
+			if l.l != nil {
 				line("", "%s p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.1f ms (%d packets)",
 					l.what, l.l.P50, l.l.P95, l.l.P99, l.l.Max, l.l.Samples)
 			}
+		}
+		if g.Unstamped > 0 {
+			line("", "%d packets without a socket arrival time", g.Unstamped)
 		}
 		loss := fmt.Sprintf("loss %d of %d sent in the window (%d over the run); %d late, %d duplicates",
 			g.WindowLost, g.WindowExpected, g.Lost, g.Late, g.Duplicates)

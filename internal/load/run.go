@@ -140,7 +140,7 @@ func (r *run) joinPublishers(ctx, sendCtx context.Context) error {
 		p.mediaAtJoin = i > 0
 		r.pubs = append(r.pubs, p)
 		jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
-		err := p.dial(jctx, cfg, p.options(cfg, i), p.addTracks(cfg))
+		err := p.dial(jctx, cfg, i, p.addTracks(cfg))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("publisher %d: %w", i, err)
@@ -186,7 +186,7 @@ func (r *run) joinSubscribers(ctx context.Context) {
 			defer func() { <-sem }()
 			jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
 			defer cancel()
-			err := rc.dial(jctx, cfg, rc.options(cfg, i), nil)
+			err := rc.dial(jctx, cfg, i, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			done++
@@ -402,7 +402,7 @@ func (r *run) probe(ctx context.Context) *ProbeStats {
 		}
 		rc := newReceiver(fmt.Sprintf("probe%d-%s", i, r.id), roleSubscriber, -1, cfg.Publishers, r.clock)
 		jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
-		err := rc.dial(jctx, cfg, rc.options(cfg, i), nil)
+		err := rc.dial(jctx, cfg, i, nil)
 		if err == nil {
 			err = rc.waitFirstMedia(jctx, rc.expected(!cfg.NoVideo, !cfg.NoAudio), !cfg.NoVideo)
 		}
@@ -459,17 +459,18 @@ func (r *run) receiverStats(rc *receiver, begin, end, final [][2]uint64) *Receiv
 		}
 		st.Late += ts.seqs.late
 		st.Duplicates += ts.seqs.duplicates
-		if ts.latency != nil {
-			st.latency[kind].add(ts.latency)
+		if ts.app != nil {
+			st.latency[toSocket][kind].add(ts.sock)
+			st.latency[toApp][kind].add(ts.app)
 		}
-		st.maxLatency[kind] = max(st.maxLatency[kind], ts.maxLatency)
+		st.maxLatency[toSocket][kind] = max(st.maxLatency[toSocket][kind], ts.maxSock)
+		st.maxLatency[toApp][kind] = max(st.maxLatency[toApp][kind], ts.maxApp)
+		st.stamped += ts.stamped
 		ts.mu.Unlock()
 	}
 	st.Bad = rc.bad.Load()
-	var all histogram
-	all.add(&st.latency[kindAudio])
-	all.add(&st.latency[kindVideo])
-	st.Latency = latencyOf(&all, max(st.maxLatency[kindAudio], st.maxLatency[kindVideo]))
+	st.Latency = st.latencyOf(toSocket)
+	st.AppLatency = st.latencyOf(toApp)
 	if rc.mediaAtJoin && firstAny != 0 {
 		st.hasJoinTimes = true
 		st.joinFirst = time.Duration(firstAny - rc.joinAt)
