@@ -115,8 +115,9 @@ type Options struct {
 	RelayOnly bool
 
 	// SocketReadBuffer, if positive, is the receive buffer size asked of the
-	// kernel for the client's UDP socket (SO_RCVBUF; Linux caps it at
-	// net.core.rmem_max). A load generator running hundreds of clients on
+	// kernel for the client's UDP socket: SO_RCVBUFFORCE where the process
+	// may (root on Linux), else SO_RCVBUF, which the kernel caps at
+	// net.core.rmem_max. A load generator running hundreds of clients on
 	// one core uses it so that a moment's delay in reading does not overflow
 	// the default buffer (about 200 KiB, some 90 full-size packets).
 	SocketReadBuffer int

@@ -136,8 +136,7 @@ func (n readBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.
 	if err != nil {
 		return nil, err
 	}
-	// Linux caps the size at net.core.rmem_max without an error.
-	if err := conn.SetReadBuffer(n.size); err != nil {
+	if err := setReadBuffer(conn, n.size); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("set UDP receive buffer to %d bytes: %w", n.size, err)
 	}

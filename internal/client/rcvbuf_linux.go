@@ -1,0 +1,27 @@
+package client
+
+import (
+	"errors"
+	"net"
+	"syscall"
+
+	"github.com/pion/transport/v4"
+)
+
+// setReadBuffer sets a socket's receive buffer with SO_RCVBUFFORCE, which
+// passes net.core.rmem_max, when the process may; else with SO_RCVBUF.
+func setReadBuffer(conn transport.UDPConn, size int) error {
+	if udp, ok := conn.(*net.UDPConn); ok {
+		if raw, err := udp.SyscallConn(); err == nil {
+			var serr error
+			if err := raw.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size)
+			}); err == nil && serr == nil {
+				return nil
+			} else if serr != nil && !errors.Is(serr, syscall.EPERM) {
+				return serr
+			}
+		}
+	}
+	return conn.SetReadBuffer(size) // capped at net.core.rmem_max
+}
