@@ -18,19 +18,28 @@ import (
 // is read. Such a packet just goes without a socket timestamp.
 type arrivals struct {
 	mu    sync.Mutex
-	slots [arrivalSlots]arrival
+	slots []arrival // a power of two
 }
 
-const arrivalSlots = 4096 // a power of two
+// newArrivals sizes the table for a receiver of the given number of
+// streams: 4096 slots for up to 8, 1024 per stream beyond (a receiver of
+// many streams is a busy one, with a longer backlog), at most 65536.
+func newArrivals(streams int) *arrivals {
+	n := 4096
+	for n < 1024*streams && n < 1<<16 {
+		n *= 2
+	}
+	return &arrivals{slots: make([]arrival, n)}
+}
 
 type arrival struct {
 	key uint64 // 1<<63 | ssrc<<16 | seq; 0 for an empty slot
 	at  int64  // Unix nanoseconds
 }
 
-func arrivalKey(ssrc uint32, seq uint16) (key uint64, slot int) {
+func (a *arrivals) key(ssrc uint32, seq uint16) (key uint64, slot int) {
 	key = 1<<63 | uint64(ssrc)<<16 | uint64(seq)
-	slot = int((uint32(seq) + ssrc*0x9E3779B1>>20) & (arrivalSlots - 1))
+	slot = int((uint32(seq) + ssrc*0x9E3779B1>>16) & uint32(len(a.slots)-1))
 	return key, slot
 }
 
@@ -40,7 +49,7 @@ func (a *arrivals) record(b []byte, at int64) {
 	if len(b) < 12 || b[0]>>6 != 2 || (b[1] >= 192 && b[1] <= 223) {
 		return
 	}
-	key, slot := arrivalKey(binary.BigEndian.Uint32(b[8:12]), binary.BigEndian.Uint16(b[2:4]))
+	key, slot := a.key(binary.BigEndian.Uint32(b[8:12]), binary.BigEndian.Uint16(b[2:4]))
 	a.mu.Lock()
 	a.slots[slot] = arrival{key: key, at: at}
 	a.mu.Unlock()
@@ -48,7 +57,7 @@ func (a *arrivals) record(b []byte, at int64) {
 
 // lookup returns when packet seq of stream ssrc arrived, if still known.
 func (a *arrivals) lookup(ssrc uint32, seq uint16) (int64, bool) {
-	key, slot := arrivalKey(ssrc, seq)
+	key, slot := a.key(ssrc, seq)
 	a.mu.Lock()
 	e := a.slots[slot]
 	a.mu.Unlock()

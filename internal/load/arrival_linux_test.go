@@ -36,8 +36,8 @@ func TestParseTimestampNS(t *testing.T) {
 // stamps it between its sending and its reading, and reading allocates
 // nothing.
 func TestArrivalConn(t *testing.T) {
-	var table arrivals
-	n, err := newArrivalNet(&table)
+	table := newArrivals(2)
+	n, err := newArrivalNet(table)
 	if err != nil {
 		t.Fatal(err)
 	}

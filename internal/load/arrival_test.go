@@ -15,10 +15,10 @@ func rtpHeader(pt byte, seq uint16, ssrc uint32) []byte {
 }
 
 func TestArrivals(t *testing.T) {
-	var a arrivals
+	a := newArrivals(2)
 	a.record(rtpHeader(96, 7, 1234), 100)
 	a.record(rtpHeader(111, 7, 99), 200)
-	a.record(rtpHeader(200, 8, 1234), 300)         // RTCP sender report
+	a.record(rtpHeader(200, 8, 1234), 300)          // RTCP sender report
 	a.record([]byte{22, 254, 253, 0, 0, 0, 0}, 400) // DTLS
 	a.record([]byte{0, 1, 0, 0}, 500)               // STUN
 	if at, ok := a.lookup(1234, 7); !ok || at != 100 {
@@ -36,12 +36,21 @@ func TestArrivals(t *testing.T) {
 		t.Errorf("after a retransmission: %d", at)
 	}
 	// A stream's last 4096 packets all keep their slots.
-	for seq := range uint16(arrivalSlots) {
+	n := uint16(len(a.slots))
+	for seq := range n {
 		a.record(rtpHeader(96, seq+1000, 42), int64(seq))
 	}
-	for seq := range uint16(arrivalSlots) {
+	for seq := range n {
 		if at, ok := a.lookup(42, seq+1000); !ok || at != int64(seq) {
 			t.Fatalf("lookup(42, %d) = %d, %v", seq+1000, at, ok)
+		}
+	}
+}
+
+func TestNewArrivals(t *testing.T) {
+	for _, tt := range []struct{ streams, slots int }{{0, 4096}, {2, 4096}, {4, 4096}, {5, 8192}, {48, 65536}, {200, 65536}} {
+		if got := len(newArrivals(tt.streams).slots); got != tt.slots {
+			t.Errorf("newArrivals(%d): %d slots, want %d", tt.streams, got, tt.slots)
 		}
 	}
 }

@@ -144,3 +144,69 @@ func parseMachineCPU(stat []byte) (time.Duration, int, error) {
 	}
 	return time.Duration(busy) * time.Second / clockTicks, cores, nil
 }
+
+// ReadUDPDrops returns how many datagrams the kernel has dropped, since
+// each was opened, on the UDP sockets process pid holds now (the drops
+// column of /proc/PID/net/udp and udp6: a full receive buffer, mostly), and
+// how many such sockets it holds.
+func ReadUDPDrops(pid int) (drops uint64, sockets int, err error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("list sockets of process %d: %w", pid, err)
+	}
+	inodes := make(map[string]bool, len(fds))
+	for _, fd := range fds {
+		link, err := os.Readlink(dir + "/" + fd.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	for _, name := range []string{"udp", "udp6"} {
+		table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // no IPv6
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("read UDP sockets of process %d: %w", pid, err)
+		}
+		d, n, err := parseUDPDrops(table, inodes)
+		if err != nil {
+			return 0, 0, fmt.Errorf("process %d: %s: %w", pid, name, err)
+		}
+		drops += d
+		sockets += n
+	}
+	return drops, sockets, nil
+}
+
+// parseUDPDrops sums the drops column of the sockets of a /proc/net/udp
+// table whose inode is listed.
+func parseUDPDrops(table []byte, inodes map[string]bool) (drops uint64, sockets int, err error) {
+	sc := bufio.NewScanner(bytes.NewReader(table))
+	first := true
+	for sc.Scan() {
+		if first { // the header
+			first = false
+			continue
+		}
+		// sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+		f := strings.Fields(sc.Text())
+		if len(f) < 13 {
+			return 0, 0, fmt.Errorf("malformed line %q", sc.Text())
+		}
+		if !inodes[f[9]] {
+			continue
+		}
+		d, err := strconv.ParseUint(f[len(f)-1], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("malformed drops in %q: %w", sc.Text(), err)
+		}
+		drops += d
+		sockets++
+	}
+	return drops, sockets, sc.Err()
+}

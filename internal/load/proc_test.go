@@ -1,6 +1,7 @@
 package load
 
 import (
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -60,5 +61,34 @@ func TestReadProcSelf(t *testing.T) {
 	}
 	if busy, cores, err := ReadMachineCPU(); err != nil || busy <= 0 || cores < 1 {
 		t.Errorf("ReadMachineCPU = %v, %d, %v", busy, cores, err)
+	}
+}
+
+func TestParseUDPDrops(t *testing.T) {
+	table := `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  123: 0100007F:C350 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1111 2 0000000000000000 7
+  124: 0100007F:C351 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2222 2 0000000000000000 5
+  125: 0100007F:C352 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3333 2 0000000000000000 100
+`
+	drops, n, err := parseUDPDrops([]byte(table), map[string]bool{"1111": true, "3333": true})
+	if err != nil || drops != 107 || n != 2 {
+		t.Errorf("parseUDPDrops = %d, %d, %v; want 107, 2", drops, n, err)
+	}
+	if _, _, err := parseUDPDrops([]byte("header\nshort line\n"), nil); err == nil {
+		t.Error("malformed table accepted")
+	}
+}
+
+func TestReadUDPDropsSelf(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc is Linux's")
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, n, err := ReadUDPDrops(os.Getpid()); err != nil || n < 1 {
+		t.Errorf("ReadUDPDrops = %d sockets, %v", n, err)
 	}
 }

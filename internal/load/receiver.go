@@ -15,10 +15,15 @@ import (
 	"github.com/confab/confab/internal/client"
 )
 
-// socketReadBuffer is the UDP receive buffer of every client: 1 MiB, some
-// 450 full-size packets, rides out the moments when one core serving
-// hundreds of receivers falls behind (the default holds about 90).
-const socketReadBuffer = 1 << 20
+// socketReadBuffer sizes a client's UDP receive buffer to hold a quarter of
+// a second of what it receives, at least 1 MiB (some 450 full-size
+// packets; the kernel's default holds about 90) and at most 8 MiB, so that
+// a receiver rides out the moments when one core serving hundreds of them
+// falls behind. A datagram of a 1200-byte packet takes about 2.3 KiB of
+// buffer. Without privileges the kernel caps it at net.core.rmem_max.
+func socketReadBuffer(packetsPerSecond float64) int {
+	return int(min(max(packetsPerSecond/4*2304, 1<<20), 8<<20))
+}
 
 // role is what a participant of the run does.
 type role int
@@ -100,7 +105,7 @@ func newReceiver(name string, r role, self, publishers int, clk *clock) *receive
 	return &receiver{
 		name: name, role: r, self: self, clock: clk,
 		tracks:   make([]trackStats, 2*publishers),
-		arrivals: new(arrivals),
+		arrivals: newArrivals(2 * publishers),
 	}
 }
 
@@ -118,7 +123,7 @@ func (r *receiver) options(cfg *Config, index int) (client.Options, error) {
 		LogLimit:          64,
 		LightInterceptors: !cfg.DefaultInterceptors,
 		CountOnly:         true,
-		SocketReadBuffer:  socketReadBuffer,
+		SocketReadBuffer:  socketReadBuffer(r.expectedRate(cfg)),
 	}
 	if r.role == roleLossy {
 		drop := &randomDrop{rate: cfg.LossRate, seed: uint64(index) + 1}
@@ -184,6 +189,23 @@ func (r *receiver) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
 	if r.role == roleStalled {
 		<-r.clock.release // stop reading this track until the run ends
 	}
+}
+
+// expectedRate is the packet rate the receiver should get.
+func (r *receiver) expectedRate(cfg *Config) float64 {
+	plan := newVideoPlan(cfg.VideoBitrate, cfg.FPS, cfg.KeyframeInterval, cfg.KeyframeFactor, cfg.MaxPayload)
+	var perPublisher float64
+	if !cfg.NoVideo {
+		perPublisher += plan.packetsPerSecond()
+	}
+	if !cfg.NoAudio {
+		perPublisher += float64(time.Second / audioPacketInterval)
+	}
+	others := len(r.tracks) / 2
+	if r.self >= 0 {
+		others--
+	}
+	return perPublisher * float64(others)
 }
 
 // expected lists the slots of the tracks the receiver should get.

@@ -181,6 +181,12 @@ type ProcStats struct {
 	// its high-water mark since the process started.
 	RSSMiB     float64 `json:"rssMiB"`
 	PeakRSSMiB float64 `json:"peakRssMiB"`
+	// UDPDrops counts the datagrams the kernel dropped on the process's
+	// UDP sockets in the window, because their receive buffer was full:
+	// on the server's, packets from publishers (and RTCP) lost before the
+	// server read them; on the load's, forwarded packets it was too busy
+	// to read in time.
+	UDPDrops uint64 `json:"udpDrops"`
 	// Cores is GOMAXPROCS and Goroutines the goroutine count at the end of
 	// the window (load only).
 	Cores      int `json:"cores,omitempty"`
@@ -419,12 +425,12 @@ func (r *Report) Format(w io.Writer) error {
 		line("probes", "%s", probes)
 	}
 	if s := r.Server; s != nil {
-		line("server", "pid %d: %.2f s CPU (%.1f %% of a core) = %.2f µs per forwarded packet; RSS %.0f MiB (peak %.0f MiB)",
-			s.PID, s.CPUSeconds, s.CPUPercent, s.CPUPerPacketMicros, s.RSSMiB, s.PeakRSSMiB)
+		line("server", "pid %d: %.2f s CPU (%.1f %% of a core) = %.2f µs per forwarded packet; RSS %.0f MiB (peak %.0f MiB); %d socket drops",
+			s.PID, s.CPUSeconds, s.CPUPercent, s.CPUPerPacketMicros, s.RSSMiB, s.PeakRSSMiB, s.UDPDrops)
 	}
 	l := r.Load
-	line("load", "%.2f s CPU (%.1f %% of a core, %d cores usable), RSS %.0f MiB, %d goroutines",
-		l.CPUSeconds, l.CPUPercent, l.Cores, l.RSSMiB, l.Goroutines)
+	line("load", "%.2f s CPU (%.1f %% of a core, %d cores usable), RSS %.0f MiB, %d goroutines; %d socket drops",
+		l.CPUSeconds, l.CPUPercent, l.Cores, l.RSSMiB, l.Goroutines, l.UDPDrops)
 	line("machine", "%d cores %.0f %% busy, %.0f %% of a core neither the server's nor the load's",
 		r.Machine.Cores, r.Machine.BusyPercent, r.Machine.OtherPercent)
 	for _, w := range r.Warnings {
@@ -436,23 +442,25 @@ func (r *Report) Format(w io.Writer) error {
 
 // TableHeader is the header of the Markdown table TableRow writes rows of.
 func TableHeader() string {
-	return "| scenario | receivers per track | forwarded pkt/s | server µs/pkt | server CPU | server RSS MiB | latency p50 / p99 ms | lost (window) | join→first pkt p50 ms | load CPU | other CPU |\n" +
-		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	return "| scenario | receivers per track | forwarded pkt/s | server µs/pkt | server CPU | server RSS MiB | latency p50 / p99 ms | lost (window) | socket drops server / load | join→first pkt p50 ms | load CPU | other CPU |\n" +
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 }
 
 // TableRow is one Markdown table row of the report's main figures.
 func (r *Report) TableRow(label string) string {
-	cpu, pct, rss := "–", "–", "–"
+	cpu, pct, rss, drops := "–", "–", "–", "–"
 	if s := r.Server; s != nil {
 		cpu = fmt.Sprintf("%.2f", s.CPUPerPacketMicros)
 		pct = fmt.Sprintf("%.0f %%", s.CPUPercent)
 		rss = fmt.Sprintf("%.0f", s.RSSMiB)
+		drops = fmt.Sprint(s.UDPDrops)
 	}
+	drops += fmt.Sprintf(" / %d", r.Load.UDPDrops)
 	join := "–"
 	if r.Probes != nil && r.Probes.JoinToFirstPacket != nil {
 		join = fmt.Sprintf("%.0f", r.Probes.JoinToFirstPacket.P50)
 	}
-	return fmt.Sprintf("| %s | %d | %.0f | %s | %s | %s | %.2f / %.2f | %d of %d | %s | %.0f %% | %.0f %% |",
+	return fmt.Sprintf("| %s | %d | %.0f | %s | %s | %s | %.2f / %.2f | %d of %d | %s | %s | %.0f %% | %.0f %% |",
 		label, r.FanOut, r.ForwardedPerSecond, cpu, pct, rss, r.All.Latency.P50, r.All.Latency.P99,
-		r.All.WindowLost, r.All.WindowExpected, join, r.Load.CPUPercent, r.Machine.OtherPercent)
+		r.All.WindowLost, r.All.WindowExpected, drops, join, r.Load.CPUPercent, r.Machine.OtherPercent)
 }

@@ -74,7 +74,9 @@ type sample struct {
 	load    ProcSample
 	machine time.Duration // busy time of all cores
 	cores   int
-	sent    [][2]uint64 // per publisher and kind: packets sent so far
+	// Datagrams the kernel dropped on the server's and the load's sockets.
+	serverDrops, loadDrops uint64
+	sent                   [][2]uint64 // per publisher and kind: packets sent so far
 }
 
 func (r *run) run(ctx context.Context) (*Report, error) {
@@ -254,8 +256,14 @@ func (r *run) sample() (sample, error) {
 		if s.server, err = ReadProc(r.cfg.ServerPID); err != nil {
 			return s, fmt.Errorf("server process: %w", err)
 		}
+		if s.serverDrops, _, err = ReadUDPDrops(r.cfg.ServerPID); err != nil {
+			return s, fmt.Errorf("server process: %w", err)
+		}
 	}
 	if s.load, err = ReadProc(os.Getpid()); err != nil {
+		return s, fmt.Errorf("load process: %w", err)
+	}
+	if s.loadDrops, _, err = ReadUDPDrops(os.Getpid()); err != nil {
 		return s, fmt.Errorf("load process: %w", err)
 	}
 	if s.machine, s.cores, err = ReadMachineCPU(); err != nil {
@@ -362,6 +370,7 @@ func (r *run) fill(rep *Report, begin, end sample, final [][2]uint64) {
 		PeakRSSMiB: mib(end.load.PeakRSS),
 		Cores:      runtime.GOMAXPROCS(0),
 		Goroutines: runtime.NumGoroutine(),
+		UDPDrops:   end.loadDrops - min(begin.loadDrops, end.loadDrops),
 	}
 	if cfg.ServerPID != 0 {
 		cpu := end.server.CPU - begin.server.CPU
@@ -371,6 +380,7 @@ func (r *run) fill(rep *Report, begin, end sample, final [][2]uint64) {
 			CPUPercent: 100 * cpu.Seconds() / window.Seconds(),
 			RSSMiB:     mib(end.server.RSS),
 			PeakRSSMiB: mib(end.server.PeakRSS),
+			UDPDrops:   end.serverDrops - min(begin.serverDrops, end.serverDrops),
 		}
 		if rep.ForwardedPackets > 0 {
 			s.CPUPerPacketMicros = float64(cpu.Microseconds()) / float64(rep.ForwardedPackets)
@@ -386,6 +396,9 @@ func (r *run) fill(rep *Report, begin, end sample, final [][2]uint64) {
 	if rep.Server != nil && cfg.ServerPID != os.Getpid() {
 		rep.Machine.OtherPercent -= rep.Server.CPUPercent
 	}
+	// /proc/stat and the processes' own counters sample time differently:
+	// a few percent either way is noise, and a negative share means none.
+	rep.Machine.OtherPercent = max(rep.Machine.OtherPercent, 0)
 	rep.Warnings = r.warnings(rep)
 }
 
@@ -516,6 +529,12 @@ func (r *run) warnings(rep *Report) []string {
 	if rep.Load.CPUPercent > 100*loadBusy*float64(rep.Load.Cores) {
 		w = append(w, fmt.Sprintf("the load generator used %.0f %% of its %d core(s): latency, loss and join times include its own queueing",
 			rep.Load.CPUPercent, rep.Load.Cores))
+	}
+	if s := rep.Server; s != nil && s.UDPDrops > 0 && r.cfg.ServerPID != os.Getpid() {
+		w = append(w, fmt.Sprintf("the kernel dropped %d datagrams on the server's sockets in the window (receive buffer full)", s.UDPDrops))
+	}
+	if rep.Load.UDPDrops > 0 {
+		w = append(w, fmt.Sprintf("the kernel dropped %d datagrams on the load's sockets in the window: that loss is the load's", rep.Load.UDPDrops))
 	}
 	if rep.Machine.OtherPercent > otherBusy {
 		w = append(w, fmt.Sprintf("other work on the machine used %.0f %% of a core during the window: the figures are disturbed",
