@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/client"
 	"github.com/confab/confab/internal/protocol"
@@ -60,30 +58,8 @@ func TestAdminAPI(t *testing.T) {
 	defer cancel()
 	srv := testserver.Start(t, testserver.Options{AuthKeys: []string{testKey}})
 	joinAs := func(name string) *participant {
-		c, err := client.Dial(ctx, srv.URL, client.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := &participant{Client: c, name: name}
-		t.Cleanup(p.close)
-		if p.video, err = c.AddTrack(webrtc.MimeTypeVP8, "video-"+name, "camera"); err != nil {
-			t.Fatal(err)
-		}
-		if p.audio, err = c.AddTrack(webrtc.MimeTypeOpus, "audio-"+name, "microphone"); err != nil {
-			t.Fatal(err)
-		}
 		tok := token(t, testKey, auth.Claims{Room: "adm", CanPublish: true, CanSubscribe: true}, time.Hour)
-		if _, err := c.JoinWithToken(ctx, "adm", name, tok); err != nil {
-			t.Fatal(err)
-		}
-		sendCtx, stop := context.WithCancel(context.Background())
-		p.cancel = stop
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			sendMedia(sendCtx, p.video, p.audio, "video-"+name, "audio-"+name)
-		}()
-		return p
+		return newParticipantWithToken(ctx, t, srv, "adm", name, tok, client.Options{})
 	}
 	ann, bob := joinAs("ann"), joinAs("bob")
 	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {

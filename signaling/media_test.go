@@ -36,6 +36,12 @@ func payloadPrefix(trackID string) []byte { return []byte(trackID + ":") }
 // starts sending media until the test ends.
 func newParticipant(ctx context.Context, t *testing.T, srv *testserver.Server, room, name string, opts client.Options) *participant {
 	t.Helper()
+	return newParticipantWithToken(ctx, t, srv, room, name, "", opts)
+}
+
+// newParticipantWithToken is newParticipant joining with an access token.
+func newParticipantWithToken(ctx context.Context, t *testing.T, srv *testserver.Server, room, name, token string, opts client.Options) *participant {
+	t.Helper()
 	c, err := client.Dial(ctx, srv.URL, opts)
 	if err != nil {
 		t.Fatalf("%s: dial: %v", name, err)
@@ -48,7 +54,7 @@ func newParticipant(ctx context.Context, t *testing.T, srv *testserver.Server, r
 	if p.audio, err = c.AddTrack(webrtc.MimeTypeOpus, "audio-"+name, "microphone"); err != nil {
 		t.Fatalf("%s: add audio: %v", name, err)
 	}
-	if _, err := c.Join(ctx, room, name); err != nil {
+	if _, err := c.JoinWithToken(ctx, room, name, token); err != nil {
 		t.Fatalf("%s: join: %v", name, err)
 	}
 	sendCtx, cancel := context.WithCancel(context.Background())
