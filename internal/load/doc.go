@@ -22,9 +22,11 @@
 // server sends a PLI. Audio is one Opus-sized packet every 20 ms. After its
 // codec header every payload carries a 24-byte tag: the publisher's index,
 // the packet's index within its track, and its send time on the process's
-// monotonic clock. Publishers and subscribers live in one process, so the
-// difference between receive and send time is the one-way latency through
-// both clients' pion stacks, the kernel's loopback and the server.
+// Unix clock. Publishers and subscribers live in one process, on one clock.
+// Latency is measured from the publisher's socket write to the kernel's
+// arrival timestamp at the receiver's socket (see packetTimes), so that the
+// load's own delays stay out of it, and also from the tag's time to the
+// receiving code, through both clients' pion stacks.
 //
 // # Cost
 //

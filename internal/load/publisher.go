@@ -29,9 +29,9 @@ type publisher struct {
 	sendErrors              atomic.Uint64
 }
 
-func newPublisher(index, publishers int, name string, clk *clock) *publisher {
+func newPublisher(index int, senders []*sender, name string, clk *clock) *publisher {
 	return &publisher{
-		receiver: newReceiver(name, rolePublisher, index, publishers, clk),
+		receiver: newReceiver(name, rolePublisher, index, senders, clk),
 		index:    index,
 		videoID:  fmt.Sprintf("video-%d", index),
 		audioID:  fmt.Sprintf("audio-%d", index),
@@ -53,6 +53,24 @@ func (p *publisher) addTracks(cfg *Config) func(*client.Client) error {
 			}
 		}
 		return nil
+	}
+}
+
+// learnSSRCs tells receivers the SSRCs the publisher's tracks are sent
+// with, once it has joined, so that they can find the packets' departures.
+func (p *publisher) learnSSRCs() {
+	s := p.senders[p.index]
+	for _, snd := range p.c.PC().GetSenders() {
+		tr, enc := snd.Track(), snd.GetParameters().Encodings
+		if tr == nil || len(enc) == 0 {
+			continue
+		}
+		switch tr.ID() {
+		case p.videoID:
+			s.ssrc[kindVideo].Store(uint32(enc[0].SSRC))
+		case p.audioID:
+			s.ssrc[kindAudio].Store(uint32(enc[0].SSRC))
+		}
 	}
 }
 

@@ -76,8 +76,10 @@ type receiver struct {
 
 	// tracks has two slots per publisher, indexed 2*publisher+kind.
 	tracks []trackStats
-	// arrivals holds the kernel's arrival times of recent packets.
-	arrivals *arrivals
+	// arrivals holds the kernel's arrival times of recent packets, and
+	// senders the publishers' departure times (shared by all receivers).
+	arrivals *packetTimes
+	senders  []*sender
 	// bad counts packets without a valid tag, or that came on a track
 	// other than the one their tag names.
 	bad atomic.Uint64
@@ -101,17 +103,37 @@ type trackStats struct {
 	stamped         uint64
 }
 
-func newReceiver(name string, r role, self, publishers int, clk *clock) *receiver {
+// sender is what receivers need to know of a publisher to time its
+// packets: when each left, and the SSRCs they left with.
+type sender struct {
+	departures *packetTimes
+	ssrc       [2]atomic.Uint32 // by kind; 0 until the publisher has joined
+}
+
+func newSenders(publishers int) []*sender {
+	s := make([]*sender, publishers)
+	for i := range s {
+		s[i] = &sender{departures: newPacketTimes(2)}
+	}
+	return s
+}
+
+func newReceiver(name string, r role, self int, senders []*sender, clk *clock) *receiver {
 	return &receiver{
 		name: name, role: r, self: self, clock: clk,
-		tracks:   make([]trackStats, 2*publishers),
-		arrivals: newArrivals(2 * publishers),
+		tracks:   make([]trackStats, 2*len(senders)),
+		arrivals: newPacketTimes(2 * len(senders)),
+		senders:  senders,
 	}
 }
 
 // options are the client options of a receiver.
 func (r *receiver) options(cfg *Config, index int) (client.Options, error) {
-	network, err := newArrivalNet(r.arrivals)
+	var departures *packetTimes
+	if r.self >= 0 {
+		departures = r.senders[r.self].departures
+	}
+	network, err := newTimedNet(r.arrivals, departures)
 	if err != nil {
 		return client.Options{}, err
 	}
@@ -177,8 +199,7 @@ func (r *receiver) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
 		d := time.Duration(wall - t.sent)
 		ts.app.record(d)
 		ts.maxApp = max(ts.maxApp, d)
-		if at, ok := r.arrivals.lookup(rt.SSRC, pkt.SequenceNumber); ok {
-			d := time.Duration(at - t.sent)
+		if d, ok := r.wireLatency(rt, pkt, t); ok {
 			ts.sock.record(d)
 			ts.maxSock = max(ts.maxSock, d)
 			ts.stamped++
@@ -189,6 +210,26 @@ func (r *receiver) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
 	if r.role == roleStalled {
 		<-r.clock.release // stop reading this track until the run ends
 	}
+}
+
+// wireLatency is the time from the packet's departure from its publisher's
+// socket to its arrival at the receiver's, when both are known. The
+// publisher's sequence number is the low 16 bits of the packet's index.
+func (r *receiver) wireLatency(rt *client.RemoteTrack, pkt *rtp.Packet, t tag) (time.Duration, bool) {
+	arrived, ok := r.arrivals.lookup(rt.SSRC, pkt.SequenceNumber)
+	if !ok {
+		return 0, false
+	}
+	s := r.senders[t.publisher]
+	ssrc := s.ssrc[t.kind].Load()
+	if ssrc == 0 {
+		return 0, false
+	}
+	left, ok := s.departures.lookup(ssrc, uint16(t.index))
+	if !ok {
+		return 0, false
+	}
+	return time.Duration(arrived - left), true
 }
 
 // expectedRate is the packet rate the receiver should get.

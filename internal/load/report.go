@@ -127,9 +127,10 @@ type GroupStats struct {
 	Duplicates uint64 `json:"duplicates"`
 	Bad        uint64 `json:"bad,omitempty"`
 	// Latency is the one-way latency of the packets received in the
-	// window, from the publisher's write to the kernel's delivery at the
-	// receiver's socket (SO_TIMESTAMPNS): the load process's own delay in
-	// reading is not in it. VideoLatency and AudioLatency split it by kind.
+	// window, from the moment the publisher's client handed the packet to
+	// the kernel to the kernel's delivery at the receiver's socket
+	// (SO_TIMESTAMPNS): the load process's own delays, in sending and in
+	// reading, are not in it. VideoLatency and AudioLatency split it by kind.
 	// A video frame leaves the publisher as a burst, and the server
 	// forwards its packets one after the other to every receiver, so video
 	// waits longer; an audio packet is alone, but may queue behind a burst.
@@ -139,8 +140,9 @@ type GroupStats struct {
 	VideoLatency *Latency `json:"videoLatencyMs,omitempty"`
 	AudioLatency *Latency `json:"audioLatencyMs,omitempty"`
 	Unstamped    uint64   `json:"unstamped,omitempty"`
-	// AppLatency is the latency to the moment the load's receiver handled
-	// the packet, after pion's receive path: it adds the load's own
+	// AppLatency is the latency from the send time in the packet's tag
+	// (taken before pion's send path) to the moment the load's receiver
+	// handled it (after pion's receive path): it adds the load's own
 	// queueing, which is large when the load process is busy.
 	AppLatency Latency `json:"appLatencyMs"`
 	// JoinToFirstPacket is, per receiver that joined while media flowed, the

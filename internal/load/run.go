@@ -44,7 +44,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		clock: &clock{epoch: time.Now(), release: make(chan struct{})},
 		plan: newVideoPlan(cfg.VideoBitrate, cfg.FPS, cfg.KeyframeInterval,
 			cfg.KeyframeFactor, cfg.MaxPayload),
-		id: randomID(),
+		id:      randomID(),
+		senders: newSenders(cfg.Publishers),
 	}
 	defer r.close()
 	return r.run(ctx)
@@ -59,7 +60,8 @@ type run struct {
 	// id keeps the names of this run's participants apart from another's.
 	id string
 
-	pubs []*publisher
+	pubs    []*publisher
+	senders []*sender
 	// subs are the subscribers, then the stalled ones, then the lossy ones.
 	subs []*receiver
 
@@ -138,7 +140,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 func (r *run) joinPublishers(ctx, sendCtx context.Context) error {
 	cfg := &r.cfg
 	for i := range cfg.Publishers {
-		p := newPublisher(i, cfg.Publishers, fmt.Sprintf("pub%d-%s", i, r.id), r.clock)
+		p := newPublisher(i, r.senders, fmt.Sprintf("pub%d-%s", i, r.id), r.clock)
 		p.mediaAtJoin = i > 0
 		r.pubs = append(r.pubs, p)
 		jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
@@ -147,6 +149,7 @@ func (r *run) joinPublishers(ctx, sendCtx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("publisher %d: %w", i, err)
 		}
+		p.learnSSRCs()
 		r.sending.Add(1)
 		go func() {
 			defer r.sending.Done()
@@ -162,7 +165,7 @@ func (r *run) joinSubscribers(ctx context.Context) {
 	cfg := &r.cfg
 	add := func(n int, ro role, prefix string) {
 		for i := range n {
-			rc := newReceiver(fmt.Sprintf("%s%d-%s", prefix, i, r.id), ro, -1, cfg.Publishers, r.clock)
+			rc := newReceiver(fmt.Sprintf("%s%d-%s", prefix, i, r.id), ro, -1, r.senders, r.clock)
 			rc.mediaAtJoin = true
 			r.subs = append(r.subs, rc)
 		}
@@ -413,7 +416,7 @@ func (r *run) probe(ctx context.Context) *ProbeStats {
 		if ctx.Err() != nil {
 			break
 		}
-		rc := newReceiver(fmt.Sprintf("probe%d-%s", i, r.id), roleSubscriber, -1, cfg.Publishers, r.clock)
+		rc := newReceiver(fmt.Sprintf("probe%d-%s", i, r.id), roleSubscriber, -1, r.senders, r.clock)
 		jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
 		err := rc.dial(jctx, cfg, i, nil)
 		if err == nil {

@@ -6,31 +6,32 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/stdnet"
 )
 
-// arrivalNet is pion's standard network, but every UDP socket it opens has
-// the kernel timestamp arriving datagrams (SO_TIMESTAMPNS), and every RTP
-// packet read from it is recorded in table.
-type arrivalNet struct {
+// timedNet is pion's standard network, but every UDP socket it opens has
+// the kernel timestamp arriving datagrams (SO_TIMESTAMPNS), recorded in
+// arrivals, and the time each datagram is handed to the kernel recorded in
+// departures (when not nil).
+type timedNet struct {
 	transport.Net
-	table *arrivals
+	arrivals, departures *packetTimes
 }
 
-// newArrivalNet returns the network of a receiver that measures latency to
-// its socket.
-func newArrivalNet(table *arrivals) (transport.Net, error) {
+// newTimedNet returns the network of a client whose packets are timed.
+func newTimedNet(arrivals, departures *packetTimes) (transport.Net, error) {
 	n, err := stdnet.NewNet()
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	return arrivalNet{Net: n, table: table}, nil
+	return timedNet{Net: n, arrivals: arrivals, departures: departures}, nil
 }
 
-func (n arrivalNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+func (n timedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	conn, err := n.Net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, err
@@ -51,36 +52,51 @@ func (n arrivalNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDP
 		_ = conn.Close()
 		return nil, fmt.Errorf("timestamped socket: %w", errors.Join(err, serr))
 	}
-	return &arrivalConn{UDPConn: udp, table: n.table}, nil
+	return &timedConn{UDPConn: udp, arrivals: n.arrivals, departures: n.departures}, nil
 }
 
-// arrivalConn reads with recvmsg to get each datagram's kernel timestamp.
-// pion reads a socket from one goroutine only, which the control-message
-// buffer relies on. It implements ice.AddrPortReaderWriter, so pion's reads
-// and writes stay free of allocations.
-type arrivalConn struct {
+// timedConn reads with recvmsg to get each datagram's kernel timestamp,
+// and notes the time of each write. pion reads a socket from one goroutine
+// only, which the control-message buffer relies on. It implements
+// ice.AddrPortReaderWriter, so pion's reads and writes stay free of
+// allocations.
+type timedConn struct {
 	*net.UDPConn
-	table *arrivals
-	oob   [8]uint64 // room for one SCM_TIMESTAMPNS message; 8-byte aligned
+	arrivals, departures *packetTimes
+	oob                  [8]uint64 // room for one SCM_TIMESTAMPNS message; 8-byte aligned
 }
 
-func (c *arrivalConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+func (c *timedConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	oob := unsafe.Slice((*byte)(unsafe.Pointer(&c.oob[0])), len(c.oob)*8)
 	n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(b, oob)
 	if err == nil {
 		if at, ok := parseTimestampNS(oob[:oobn]); ok {
-			c.table.record(b[:n], at)
+			c.arrivals.record(b[:n], at)
 		}
 	}
 	return n, addr, err
 }
 
-func (c *arrivalConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+func (c *timedConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	if c.departures != nil {
+		// Before the write: over loopback the packet may be forwarded and
+		// read before this goroutine runs again.
+		c.departures.record(b, time.Now().UnixNano())
+	}
 	return c.WriteToUDPAddrPort(b, addr)
 }
 
+// WriteTo serves callers that do not use WriteToAddrPort.
+func (c *timedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	udp, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return c.UDPConn.WriteTo(b, addr)
+	}
+	return c.WriteToAddrPort(b, udp.AddrPort())
+}
+
 // ReadFrom serves callers that do not use ReadFromAddrPort.
-func (c *arrivalConn) ReadFrom(b []byte) (int, net.Addr, error) {
+func (c *timedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, addr, err := c.ReadFromAddrPort(b)
 	if err != nil {
 		return n, nil, err

@@ -14,8 +14,8 @@ func rtpHeader(pt byte, seq uint16, ssrc uint32) []byte {
 	return b
 }
 
-func TestArrivals(t *testing.T) {
-	a := newArrivals(2)
+func TestPacketTimes(t *testing.T) {
+	a := newPacketTimes(2)
 	a.record(rtpHeader(96, 7, 1234), 100)
 	a.record(rtpHeader(111, 7, 99), 200)
 	a.record(rtpHeader(200, 8, 1234), 300)          // RTCP sender report
@@ -47,10 +47,10 @@ func TestArrivals(t *testing.T) {
 	}
 }
 
-func TestNewArrivals(t *testing.T) {
+func TestNewPacketTimes(t *testing.T) {
 	for _, tt := range []struct{ streams, slots int }{{0, 4096}, {2, 4096}, {4, 4096}, {5, 8192}, {48, 65536}, {200, 65536}} {
-		if got := len(newArrivals(tt.streams).slots); got != tt.slots {
-			t.Errorf("newArrivals(%d): %d slots, want %d", tt.streams, got, tt.slots)
+		if got := len(newPacketTimes(tt.streams).slots); got != tt.slots {
+			t.Errorf("newPacketTimes(%d): %d slots, want %d", tt.streams, got, tt.slots)
 		}
 	}
 }
