@@ -146,6 +146,10 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, output, error) {
 	if fs.NArg() > 0 {
 		return cfg, out, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	if cfg.Publishers < 1 {
+		// load.Config would take 0 for its default.
+		return cfg, out, fmt.Errorf("-publishers: %d, want at least 1", cfg.Publishers)
+	}
 	var err error
 	if cfg.VideoBitrate, err = parseBitrate(*bitrate); err != nil {
 		return cfg, out, fmt.Errorf("-video-bitrate: %w", err)
