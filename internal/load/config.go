@@ -72,9 +72,9 @@ type Config struct {
 	LossRate       float64
 
 	// Probes is the number of subscribers that join one at a time after the
-	// window, while the others keep receiving, to measure the time from
-	// join to the first packet of a participant joining alone; default 5,
-	// negative for none.
+	// window, a second apart, while the others keep receiving, to measure
+	// the time from join to the first packet of a participant joining
+	// alone; default 5, negative for none.
 	Probes int
 
 	// DefaultInterceptors gives the load's clients pion's full default

@@ -21,6 +21,8 @@ const (
 	// loadBusy is the share of its cores above which the load process is
 	// said to have been too busy for its latency figures to be the server's.
 	loadBusy = 0.85
+	// probePause is the time before each probe joins.
+	probePause = time.Second
 	// otherBusy is the CPU share (100 is a core) of work neither the
 	// server's nor the load's above which the figures are said to be
 	// disturbed. The kernel's own work on the packets counts as other.
@@ -413,7 +415,10 @@ func (r *run) probe(ctx context.Context) *ProbeStats {
 	ps := &ProbeStats{}
 	var first, key []time.Duration
 	for i := range cfg.Probes {
-		if ctx.Err() != nil {
+		// A pause first: the server asks a publisher for at most one
+		// keyframe per 500 ms, and a probe joining right after another
+		// would wait for the previous request's interval to pass.
+		if !sleep(ctx, probePause) {
 			break
 		}
 		rc := newReceiver(fmt.Sprintf("probe%d-%s", i, r.id), roleSubscriber, -1, r.senders, r.clock)
