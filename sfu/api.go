@@ -20,6 +20,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// mediaSocketBuffer is the receive and send buffer asked for the media
+// sockets.
+const mediaSocketBuffer = 4 << 20
+
 // Config is what the media core needs to know of the network.
 type Config struct {
 	// UDPPort is the one UDP port that carries all media (ICE UDP mux); 0 picks
@@ -77,6 +81,12 @@ func NewAPI(cfg Config) (*API, error) {
 		ice.UDPMuxFromPortWithIPFilter(filter),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
 		ice.UDPMuxFromPortWithLogger(LoggerFactory(log).NewLogger("udpmux")),
+		// The kernel's default receive buffer (~208 KiB, under a
+		// millisecond of a busy room) overflows when the forwarding
+		// goroutines hold the core for a few milliseconds; the kernel caps
+		// these at net.core.rmem_max / wmem_max.
+		ice.UDPMuxFromPortWithReadBufferSize(mediaSocketBuffer),
+		ice.UDPMuxFromPortWithWriteBufferSize(mediaSocketBuffer),
 	}
 	loopback := wantsLoopback(cfg.IPs)
 	if loopback {
