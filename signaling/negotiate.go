@@ -23,8 +23,6 @@ type negotiation struct {
 	answered bool
 	// outstanding is set while a server offer waits for its answer.
 	outstanding bool
-	// offers and answers count completed exchanges in each direction.
-	offers, answers int
 }
 
 func (s *session) handleOffer(sdp string) {
@@ -41,7 +39,6 @@ func (s *session) handleOffer(sdp string) {
 	}
 	s.send(protocol.SessionDescription{Type: protocol.TypeAnswer, SDP: answer})
 	s.neg.answered = true
-	s.neg.answers++
 	s.flushCandidates()
 	s.scheduleOffer()
 }
@@ -64,7 +61,6 @@ func (s *session) handleAnswer(sdp string) {
 		return
 	}
 	s.neg.outstanding = false
-	s.neg.offers++
 	s.scheduleOffer()
 }
 

@@ -100,14 +100,10 @@ type SentStats struct {
 	Errors uint64 `json:"errors,omitempty"`
 }
 
-// GroupStats sums up a group of receivers.
-type GroupStats struct {
-	// Receivers is the number that joined, JoinFailures the number that did
-	// not, and Incomplete the number that joined but never got a packet of
-	// some track they should have.
-	Receivers    int `json:"receivers"`
-	JoinFailures int `json:"joinFailures,omitempty"`
-	Incomplete   int `json:"incomplete,omitempty"`
+// Counts are the packet counters a receiver keeps and a group sums. They are
+// embedded in ReceiverStats and GroupStats, so their JSON fields stand
+// inline in both.
+type Counts struct {
 	// Packets counts all packets received, WindowPackets those received in
 	// the window.
 	Packets       uint64 `json:"packets"`
@@ -116,7 +112,7 @@ type GroupStats struct {
 	// received to the last one sent, after the grace period: NACK
 	// retransmissions count as received. WindowLost counts those of them
 	// sent in the window, and WindowExpected the packets sent in the window
-	// that the group's receivers should have got.
+	// that the receivers should have got.
 	Lost           uint64 `json:"lost"`
 	WindowLost     uint64 `json:"windowLost"`
 	WindowExpected uint64 `json:"windowExpected"`
@@ -126,6 +122,29 @@ type GroupStats struct {
 	Late       uint64 `json:"late"`
 	Duplicates uint64 `json:"duplicates"`
 	Bad        uint64 `json:"bad,omitempty"`
+}
+
+// add sums o into c.
+func (c *Counts) add(o Counts) {
+	c.Packets += o.Packets
+	c.WindowPackets += o.WindowPackets
+	c.Lost += o.Lost
+	c.WindowLost += o.WindowLost
+	c.WindowExpected += o.WindowExpected
+	c.Late += o.Late
+	c.Duplicates += o.Duplicates
+	c.Bad += o.Bad
+}
+
+// GroupStats sums up a group of receivers.
+type GroupStats struct {
+	// Receivers is the number that joined, JoinFailures the number that did
+	// not, and Incomplete the number that joined but never got a packet of
+	// some track they should have.
+	Receivers    int `json:"receivers"`
+	JoinFailures int `json:"joinFailures,omitempty"`
+	Incomplete   int `json:"incomplete,omitempty"`
+	Counts
 	// Latency is the one-way latency of the packets received in the
 	// window, from the moment the publisher's client handed the packet to
 	// the kernel to the kernel's delivery at the receiver's socket
@@ -218,19 +237,12 @@ type MachineStats struct {
 
 // ReceiverStats is one receiver's figures.
 type ReceiverStats struct {
-	Name               string          `json:"name"`
-	Role               string          `json:"role"`
-	Error              string          `json:"error,omitempty"`
-	Tracks             int             `json:"tracks"`
-	ExpectedTracks     int             `json:"expectedTracks"`
-	Packets            uint64          `json:"packets"`
-	WindowPackets      uint64          `json:"windowPackets"`
-	Lost               uint64          `json:"lost"`
-	WindowLost         uint64          `json:"windowLost"`
-	WindowExpected     uint64          `json:"windowExpected"`
-	Late               uint64          `json:"late"`
-	Duplicates         uint64          `json:"duplicates"`
-	Bad                uint64          `json:"bad,omitempty"`
+	Name           string `json:"name"`
+	Role           string `json:"role"`
+	Error          string `json:"error,omitempty"`
+	Tracks         int    `json:"tracks"`
+	ExpectedTracks int    `json:"expectedTracks"`
+	Counts
 	Latency            Latency         `json:"latencyMs"`
 	AppLatency         Latency         `json:"appLatencyMs"`
 	JoinToFirstPacket  *float64        `json:"joinToFirstPacketMs,omitempty"`
@@ -302,14 +314,7 @@ func group(rs []*ReceiverStats) GroupStats {
 		if !r.complete {
 			g.Incomplete++
 		}
-		g.Packets += r.Packets
-		g.WindowPackets += r.WindowPackets
-		g.Lost += r.Lost
-		g.WindowLost += r.WindowLost
-		g.WindowExpected += r.WindowExpected
-		g.Late += r.Late
-		g.Duplicates += r.Duplicates
-		g.Bad += r.Bad
+		g.Counts.add(r.Counts)
 		for to := range lat {
 			for k := range lat[to] {
 				lat[to][k].add(&r.latency[to][k])
