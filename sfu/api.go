@@ -41,9 +41,12 @@ type Config struct {
 // API is the shared pion API every Peer is built from: one MediaEngine, one
 // interceptor registry and one UDP socket per address for all peers.
 type API struct {
-	api *webrtc.API
-	mux *ice.MultiUDPMuxDefault
-	log *slog.Logger
+	media    *webrtc.MediaEngine
+	registry *interceptor.Registry
+	settings webrtc.SettingEngine
+	mux      *ice.MultiUDPMuxDefault
+	sockets  *mediaSockets
+	log      *slog.Logger
 
 	peers atomic.Int64 // peers created and not yet closed
 
@@ -76,8 +79,13 @@ func NewAPI(cfg Config) (*API, error) {
 	// Registered last, so it sees what the NACK generator writes.
 	registry.Add(nackCounterFactory{n: &a.gone.nacksOut})
 
+	sockets, err := newMediaSockets()
+	if err != nil {
+		return nil, err
+	}
 	filter := ipFilter(cfg.IPs)
 	muxOpts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithNet(sockets),
 		ice.UDPMuxFromPortWithIPFilter(filter),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
 		ice.UDPMuxFromPortWithLogger(LoggerFactory(log).NewLogger("udpmux")),
@@ -107,24 +115,42 @@ func NewAPI(cfg Config) (*API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// AES-GCM costs a sixth of AES-CM-HMAC per packet; offer it first.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	// The server is the DTLS server, so that its ServerHello hook and key
+	// log reveal the SRTP keys for direct sending (dtlskeys.go). ICE has
+	// verified the peer's address before DTLS starts, so the cookie
+	// exchange (one more round trip) guards nothing here.
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, fmt.Errorf("DTLS role: %w", err)
+	}
+	se.SetDTLSInsecureSkipHelloVerify(true)
 	if len(cfg.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 
-	api := webrtc.NewAPI(
-		webrtc.WithMediaEngine(m),
-		webrtc.WithInterceptorRegistry(registry),
+	a.media, a.registry, a.settings, a.mux, a.sockets = m, registry, se, mux, sockets
+	return a, nil
+}
+
+// peerAPI builds the pion API of one peer: the shared media engine,
+// interceptors and sockets, with DTLS hooks that capture that peer's keys.
+func (a *API) peerAPI(secrets *dtlsSecrets) *webrtc.API {
+	se := a.settings
+	se.SetDTLSServerHelloMessageHook(secrets.serverHello)
+	se.SetDTLSKeyLogWriter(secrets)
+	return webrtc.NewAPI(
+		webrtc.WithMediaEngine(a.media),
+		webrtc.WithInterceptorRegistry(a.registry),
 		webrtc.WithSettingEngine(se),
 	)
-	a.api, a.mux = api, mux
-	return a, nil
 }
 
 // newInterceptors chooses the RTCP machinery on purpose:
 //   - NACK generator: asks publishers to retransmit what the server missed;
 //   - no NACK responder: subscribers' NACKs are answered from one packet cache
 //     per published track (packetCache), not one copy per subscriber;
-//   - sender and receiver reports, for round-trip times and loss statistics;
+//   - receiver reports toward publishers (sender reports toward subscribers
+//     are the Peer's own, senderreport.go: the interceptor would not see
+//     packets sent directly);
 //   - transport-cc feedback toward publishers, so their bandwidth estimation
 //     can ramp up.
 func newInterceptors() (*interceptor.Registry, error) {
@@ -137,17 +163,12 @@ func newInterceptors() (*interceptor.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver reports: %w", err)
 	}
-	senderReports, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sender reports: %w", err)
-	}
 	transportCC, err := twcc.NewSenderInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("transport-cc feedback: %w", err)
 	}
 	registry.Add(generator)
 	registry.Add(receiverReports)
-	registry.Add(senderReports)
 	registry.Add(transportCC)
 	return registry, nil
 }

@@ -23,8 +23,9 @@ type DownTrack struct {
 	// resent and missed count retransmissions made and NACKed packets no
 	// longer cached.
 	sent, dropped, resent, missed atomic.Uint64
-	// bytes counts payload bytes sent; nacks, NACK packets received.
-	bytes, nacks atomic.Uint64
+	// bytes counts payload bytes sent; nacks, NACK packets received;
+	// directSent, the packets of sent that went around pion's write path.
+	bytes, nacks, directSent atomic.Uint64
 
 	// binding is set by Bind and cleared by Unbind; the forwarding goroutine
 	// reads it without a lock.
@@ -38,6 +39,12 @@ type DownTrack struct {
 	// forwarding goroutine writes packets, so one per down track is enough,
 	// and a header on the stack would escape through the interface call.
 	hdr rtp.Header
+
+	// route is the subscriber's direct route (nil: always pion's path);
+	// direct and buf serve direct sending, buf for the forwarding goroutine.
+	route  *atomic.Pointer[route]
+	direct directSender
+	buf    [maxPacketSize + srtpOverhead]byte
 }
 
 type binding struct {
@@ -46,8 +53,16 @@ type binding struct {
 	writer webrtc.TrackLocalWriter
 }
 
-func newDownTrack(t *Track, subscriber string) *DownTrack {
-	return &DownTrack{track: t, subscriber: subscriber}
+func newDownTrack(t *Track, subscriber string, r *atomic.Pointer[route]) *DownTrack {
+	return &DownTrack{track: t, subscriber: subscriber, route: r}
+}
+
+// directRoute is the subscriber's direct route, or nil.
+func (d *DownTrack) directRoute() *route {
+	if d.route == nil {
+		return nil
+	}
+	return d.route.Load()
 }
 
 // DownTrackStats describes one subscriber's copy of a track.
@@ -137,13 +152,18 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
 	// A failed write concerns this subscriber only (its transport is closing);
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
-	n, err := b.writer.WriteRTP(hdr, payload)
-	if err != nil || n == 0 {
+	if r := d.directRoute(); r != nil {
+		if !d.direct.send(r, hdr, payload, d.buf[:]) {
+			d.dropped.Add(1)
+			return
+		}
+		d.directSent.Add(1)
+	} else if n, err := b.writer.WriteRTP(hdr, payload); err != nil || n == 0 {
 		d.dropped.Add(1)
 		return
 	}
 	d.sent.Add(1)
-	d.bytes.Add(uint64(n))
+	d.bytes.Add(uint64(len(payload)))
 	if !d.started.Load() && d.started.CompareAndSwap(false, true) {
 		d.track.RequestKeyframe()
 	}
@@ -151,8 +171,10 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
 
 // retransmit resends the cached packets a subscriber NACKed, with its SSRC and
 // payload type. It runs on the subscriber's RTCP goroutine, concurrently with
-// forwarding; pion's SRTP stream serializes the writes.
-func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte) {
+// forwarding; pion's SRTP stream, or the direct sender, serializes the
+// encryption. scratch and out are the caller's buffers of maxPacketSize and
+// maxPacketSize+srtpOverhead bytes.
+func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch, out []byte) {
 	d.nacks.Add(1)
 	cache := d.track.cache
 	b := d.binding.Load()
@@ -174,7 +196,11 @@ func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte) {
 			hdr.Extensions = nil
 			hdr.PaddingSize = 0
 			payload := raw[len(raw)-len(pkt.Payload)-int(pkt.PaddingSize):]
-			if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
+			if r := d.directRoute(); r != nil {
+				if d.direct.send(r, &hdr, payload, out) {
+					d.resent.Add(1)
+				}
+			} else if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
 				d.resent.Add(1)
 			}
 			return true

@@ -11,4 +11,6 @@ var (
 	// ErrNoNegotiation is returned by Peer.Offer when there is nothing to offer
 	// and by Peer.Answer when the peer is not waiting for an answer.
 	ErrNoNegotiation = errors.New("sfu: no negotiation in progress")
+
+	errPacketTooLarge = errors.New("sfu: packet too large")
 )

@@ -34,7 +34,7 @@ func newBenchTrack(n int) (*Track, []*countingWriter) {
 	t.subs.Store(&empty)
 	writers := make([]*countingWriter, n)
 	for i := range writers {
-		d := newDownTrack(t, fmt.Sprintf("sub%d", i))
+		d := newDownTrack(t, fmt.Sprintf("sub%d", i), nil)
 		writers[i] = &countingWriter{ssrc: uint32(1000 + i), pt: uint8(96 + i%4)}
 		d.binding.Store(&binding{ssrc: writers[i].ssrc, pt: writers[i].pt, writer: writers[i]})
 		d.started.Store(true)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -33,7 +34,6 @@ type PeerHandler struct {
 type Peer struct {
 	id      string
 	pc      *webrtc.PeerConnection
-	api     *webrtc.API
 	owner   *API
 	log     *slog.Logger
 	handler PeerHandler
@@ -50,6 +50,15 @@ type Peer struct {
 	dirty  bool
 	closed bool
 
+	// secrets captures the DTLS handshake's keys; route, once set, sends
+	// forwarded packets around pion's write path (direct.go).
+	secrets *dtlsSecrets
+	route   atomic.Pointer[route]
+	routeMu sync.Mutex
+
+	// stop ends the peer's own goroutines (sender reports) on Close.
+	stop chan struct{}
+
 	wg sync.WaitGroup
 }
 
@@ -59,7 +68,8 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 	if log == nil {
 		log = a.log
 	}
-	pc, err := a.api.NewPeerConnection(webrtc.Configuration{
+	secrets := &dtlsSecrets{}
+	pc, err := a.peerAPI(secrets).NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
@@ -70,7 +80,8 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 	p := &Peer{
 		id:        id,
 		pc:        pc,
-		api:       a.api,
+		secrets:   secrets,
+		stop:      make(chan struct{}),
 		owner:     a,
 		log:       log,
 		handler:   handler,
@@ -81,6 +92,11 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 	a.mu.Lock()
 	a.live[p] = struct{}{}
 	a.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.sendReports(p.stop)
+	}()
 	pc.OnTrack(p.onTrack)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if handler.OnCandidate == nil {
@@ -93,8 +109,12 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		init := c.ToJSON()
 		handler.OnCandidate(&init)
 	})
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {
+		p.updateRoute()
+	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Debug("peer connection state", "state", s.String())
+		p.updateRoute()
 		if handler.OnStateChange != nil {
 			handler.OnStateChange(s)
 		}
@@ -213,7 +233,7 @@ func (p *Peer) Subscribe(t *Track) bool {
 		return false
 	default:
 	}
-	d := newDownTrack(t, p.id)
+	d := newDownTrack(t, p.id, &p.route)
 	p.subs[t] = d
 	p.dirty = true
 	t.addSubscriber(d)
@@ -334,6 +354,7 @@ func (p *Peer) addSender(d *DownTrack) error {
 // when the sender stops.
 func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 	scratch := make([]byte, maxPacketSize)
+	out := make([]byte, maxPacketSize+srtpOverhead)
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -348,7 +369,7 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 		}
 		for _, pkt := range pkts {
 			if nack, ok := pkt.(*rtcp.TransportLayerNack); ok && nack.MediaSSRC == ssrc {
-				d.retransmit(nack, scratch)
+				d.retransmit(nack, scratch, out)
 			}
 		}
 	}
@@ -392,6 +413,7 @@ func (p *Peer) Close() error {
 	p.subs = nil
 	p.mu.Unlock()
 
+	close(p.stop)
 	err := p.pc.Close()
 	p.wg.Wait()
 	p.owner.peers.Add(-1)

@@ -14,12 +14,16 @@ type Stats struct {
 	// the down tracks (track × subscriber) being fed now.
 	PublishedTracks, ForwardedTracks int
 	// PacketsIn and BytesIn count RTP read from publishers; PacketsOut and
-	// BytesOut, RTP written to subscribers (retransmissions not included).
+	// BytesOut, RTP packets and payload bytes written to subscribers
+	// (retransmissions not included).
 	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
 	// NACKsReceived counts NACK packets from subscribers; NACKsSent, NACK
 	// packets sent to publishers; Retransmissions, packets resent to
 	// subscribers; PLIsSent, keyframe requests sent to publishers.
 	NACKsReceived, NACKsSent, Retransmissions, PLIsSent uint64
+	// DirectPacketsOut counts the packets of PacketsOut that the server
+	// encrypted and wrote itself, around pion's write path (direct.go).
+	DirectPacketsOut uint64
 }
 
 // totals hold the counters of tracks and down tracks that are gone, so the
@@ -27,7 +31,7 @@ type Stats struct {
 type totals struct {
 	packetsIn, bytesIn, plis              atomic.Uint64
 	packetsOut, bytesOut, nacksIn, resent atomic.Uint64
-	nacksOut                              atomic.Uint64
+	nacksOut, directOut                   atomic.Uint64
 }
 
 func (t *totals) retireTrack(tr *Track) {
@@ -41,6 +45,7 @@ func (t *totals) retireDownTrack(d *DownTrack) {
 	t.bytesOut.Add(d.bytes.Load())
 	t.nacksIn.Add(d.nacks.Load())
 	t.resent.Add(d.resent.Load())
+	t.directOut.Add(d.directSent.Load())
 }
 
 // Stats adds up the live peers' counters and those of everything gone. It
@@ -57,7 +62,7 @@ func (a *API) Stats() Stats {
 		PacketsIn: a.gone.packetsIn.Load(), BytesIn: a.gone.bytesIn.Load(), PLIsSent: a.gone.plis.Load(),
 		PacketsOut: a.gone.packetsOut.Load(), BytesOut: a.gone.bytesOut.Load(),
 		NACKsReceived: a.gone.nacksIn.Load(), Retransmissions: a.gone.resent.Load(),
-		NACKsSent: a.gone.nacksOut.Load(),
+		NACKsSent: a.gone.nacksOut.Load(), DirectPacketsOut: a.gone.directOut.Load(),
 	}
 	for _, p := range peers {
 		p.mu.Lock()
@@ -73,6 +78,7 @@ func (a *API) Stats() Stats {
 			s.BytesOut += d.bytes.Load()
 			s.NACKsReceived += d.nacks.Load()
 			s.Retransmissions += d.resent.Load()
+			s.DirectPacketsOut += d.directSent.Load()
 		}
 		p.mu.Unlock()
 	}

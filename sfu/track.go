@@ -52,6 +52,9 @@ type Track struct {
 	rateAt    time.Time
 	rate      float64
 
+	// clock maps RTP timestamps to arrival times for sender reports.
+	clock mediaClock
+
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
 	packets      atomic.Uint64
@@ -207,6 +210,8 @@ func (t *Track) forward() {
 	defer close(t.done)
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
+	var lastTS uint32
+	first := true
 	for {
 		n, _, err := t.remote.Read(buf)
 		if err != nil {
@@ -222,6 +227,10 @@ func (t *Track) forward() {
 		t.packets.Add(1)
 		t.bytes.Add(uint64(n))
 		t.lostPkts.Store(t.seq.add(pkt.SequenceNumber))
+		if first || int32(pkt.Timestamp-lastTS) > 0 {
+			first, lastTS = false, pkt.Timestamp
+			t.clock.set(pkt.Timestamp, time.Now())
+		}
 		if t.paused.Load() {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -392,5 +393,40 @@ func TestNACKRetransmission(t *testing.T) {
 		// The server answered from its cache; the publisher may also have
 		// been asked, but only if the server itself missed the packet.
 		t.Logf("publisher saw %d NACKs", st.NACK)
+	}
+}
+
+// TestDirectSendingProfiles: with either SRTP profile a subscriber may
+// choose, the server sends its forwarded packets on the direct path (its own
+// SRTP and socket write) and the subscriber decrypts them intact.
+func TestDirectSendingProfiles(t *testing.T) {
+	for name, profile := range map[string]dtls.SRTPProtectionProfile{"aes-gcm": dtls.SRTP_AEAD_AES_128_GCM, "aes-cm-hmac": dtls.SRTP_AES128_CM_HMAC_SHA1_80} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			srv := testserver.Start(t, testserver.Options{})
+			ann := newParticipant(ctx, t, srv, "direct", "ann", client.Options{SRTPProfiles: []dtls.SRTPProtectionProfile{profile}})
+			var check checker
+			bob := newParticipant(ctx, t, srv, "direct", "bob", client.Options{
+				OnPacket:     check.onPacket,
+				SRTPProfiles: []dtls.SRTPProtectionProfile{profile},
+			})
+			wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
+				return bob.WaitRemoteTracks(ctx, hasExactly(map[string]string{ann.Self().ID: "ann"}))
+			})
+			deadline := time.Now().Add(10 * time.Second)
+			for check.good.Load() < 200 {
+				if time.Now().After(deadline) {
+					t.Fatalf("bob decrypted %d intact packets", check.good.Load())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			st := srv.API.Stats()
+			if check.bad.Load() != 0 || st.DirectPacketsOut == 0 {
+				t.Fatalf("%d intact, %d altered packets; server sent %d of %d packets directly",
+					check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut)
+			}
+			t.Logf("server sent %d of %d packets directly", st.DirectPacketsOut, st.PacketsOut)
+		})
 	}
 }

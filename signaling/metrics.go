@@ -27,5 +27,6 @@ func (s snapshotSource) Snapshot() metrics.Snapshot {
 		PacketsIn: st.PacketsIn, BytesIn: st.BytesIn, PacketsOut: st.PacketsOut, BytesOut: st.BytesOut,
 		NACKsReceived: st.NACKsReceived, NACKsSent: st.NACKsSent,
 		Retransmissions: st.Retransmissions, PLIsSent: st.PLIsSent,
+		DirectPacketsOut: st.DirectPacketsOut,
 	}
 }

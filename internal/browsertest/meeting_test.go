@@ -124,6 +124,12 @@ func TestBrowserMeeting(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	// Chromium decodes what the server encrypted and sent itself (the
+	// direct path, with keys from a DTLS handshake where the server is the
+	// DTLS server).
+	if st := srv.API.Stats(); st.DirectPacketsOut == 0 || st.DirectPacketsOut*10 < st.PacketsOut*9 {
+		t.Errorf("server sent %d of %d packets on the direct path", st.DirectPacketsOut, st.PacketsOut)
+	}
 	for _, tab := range tabs {
 		var tiles []string
 		tab.MustEval(`confab.remoteTiles()`, &tiles)

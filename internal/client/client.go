@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/pion/dtls/v3"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v4"
@@ -75,6 +76,10 @@ type Options struct {
 	// (same SSRC and sequence number) would be discarded as a replay; NACK
 	// tests that drop packets that way need this.
 	DisableReplayProtection bool
+
+	// SRTPProfiles, when set, are the only SRTP protection profiles the
+	// client offers in DTLS (pion's default list otherwise).
+	SRTPProfiles []dtls.SRTPProtectionProfile
 
 	// OnPacket, if set, is called for every RTP packet read from a remote
 	// track, from that track's reading goroutine (so concurrently for different

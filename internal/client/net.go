@@ -121,6 +121,9 @@ func settingEngine(c *Client) (webrtc.SettingEngine, error) {
 	if c.opts.DisableReplayProtection {
 		se.DisableSRTPReplayProtection(true)
 	}
+	if len(c.opts.SRTPProfiles) > 0 {
+		se.SetSRTPProtectionProfiles(c.opts.SRTPProfiles...)
+	}
 	return se, nil
 }
 

@@ -24,13 +24,18 @@ type Snapshot struct {
 	Rooms, Participants, PublishedTracks, ForwardedTracks int
 
 	// PacketsIn and BytesIn count RTP received from publishers; PacketsOut
-	// and BytesOut count RTP sent to subscribers, retransmissions included.
+	// and BytesOut count RTP packets and payload bytes forwarded to
+	// subscribers, retransmissions not included.
 	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
 
 	// NACKsReceived counts NACKs from subscribers, NACKsSent NACKs to
 	// publishers, Retransmissions packets resent to subscribers from the
 	// cache, and PLIsSent PLIs sent to publishers.
 	NACKsReceived, NACKsSent, Retransmissions, PLIsSent uint64
+
+	// DirectPacketsOut counts the packets of PacketsOut the server encrypted
+	// and wrote itself rather than through pion's write path.
+	DirectPacketsOut uint64
 }
 
 // Source supplies a Snapshot; the server implements it. Snapshot is called

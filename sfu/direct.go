@@ -1,0 +1,208 @@
+package sfu
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
+	"github.com/pion/webrtc/v4"
+)
+
+// Direct sending. pion writes every outgoing RTP packet through a stack of
+// layers: the interceptor chain, the SRTP session (a lock, a buffer copy),
+// the DTLS/SRTP demultiplexer, the ICE connection and candidate pair, and
+// the UDP mux, before the socket write. For a packet fanned out to hundreds
+// of subscribers that stack costs more than the encryption. Once a
+// subscriber's connection is up, its down tracks instead encrypt with their
+// own SRTP context (keys from the DTLS handshake, dtlskeys.go) and write
+// straight to the shared media socket, to the address ICE selected. RTCP,
+// ICE and DTLS stay with pion. Until the route is known, and whenever it is
+// not (ICE over another socket, keys not captured), pion's path is used.
+
+// srtpOverhead is the most SRTP adds to an RTP packet (a 16-byte AEAD tag;
+// HMAC-SHA1-80 adds 10).
+const srtpOverhead = 16
+
+// route is where a subscriber's packets go: the media socket ICE selected
+// and the remote address, with the session's SRTP keys.
+type route struct {
+	conn *net.UDPConn
+	to   netip.AddrPort
+	keys *srtpKeys
+}
+
+// mediaSockets wraps the standard network for pion's UDP mux and keeps the
+// sockets it opens, so direct sending can write to them.
+type mediaSockets struct {
+	transport.Net
+	mu    sync.Mutex
+	conns []*net.UDPConn
+}
+
+func newMediaSockets() (*mediaSockets, error) {
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	return &mediaSockets{Net: n}, nil
+}
+
+// ListenUDP opens a socket and remembers it.
+func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := m.Net.ListenUDP(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if u, ok := c.(*net.UDPConn); ok {
+		m.mu.Lock()
+		m.conns = append(m.conns, u)
+		m.mu.Unlock()
+	}
+	return c, nil
+}
+
+// socketFor finds the media socket a local ICE candidate stands for: the one
+// bound to its address and port, or, when the address was rewritten (1:1
+// NAT), the only socket of that family on that port.
+func (m *mediaSockets) socketFor(local netip.AddrPort) *net.UDPConn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var byPort *net.UDPConn
+	n := 0
+	for _, c := range m.conns {
+		la, ok := c.LocalAddr().(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		ap := la.AddrPort()
+		if ap.Addr().Unmap() == local.Addr().Unmap() && ap.Port() == local.Port() {
+			return c
+		}
+		if ap.Port() == local.Port() && ap.Addr().Unmap().Is4() == local.Addr().Unmap().Is4() {
+			byPort = c
+			n++
+		}
+	}
+	if n == 1 {
+		return byPort
+	}
+	return nil
+}
+
+// candidateAddr is an ICE candidate's transport address.
+func candidateAddr(c *webrtc.ICECandidate) (netip.AddrPort, bool) {
+	if c == nil || c.Protocol != webrtc.ICEProtocolUDP {
+		return netip.AddrPort{}, false
+	}
+	ip, err := netip.ParseAddr(c.Address)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip.Unmap(), c.Port), true
+}
+
+// updateRoute works out the peer's direct route from the connection state,
+// the selected candidate pair and the captured keys. It runs on pion's
+// callbacks, serialized by routeMu.
+func (p *Peer) updateRoute() {
+	p.routeMu.Lock()
+	defer p.routeMu.Unlock()
+	if p.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		if p.pc.ConnectionState() != webrtc.PeerConnectionStateDisconnected {
+			p.route.Store(nil)
+		}
+		return
+	}
+	keys, err := p.secrets.serverKeys()
+	if err != nil {
+		p.log.Debug("direct sending off", "err", err)
+		p.route.Store(nil)
+		return
+	}
+	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return
+	}
+	local, ok1 := candidateAddr(pair.Local)
+	remote, ok2 := candidateAddr(pair.Remote)
+	if !ok1 || !ok2 {
+		p.route.Store(nil)
+		return
+	}
+	conn := p.owner.sockets.socketFor(local)
+	if conn == nil {
+		p.log.Debug("direct sending off: no media socket for the local candidate", "local", local)
+		p.route.Store(nil)
+		return
+	}
+	if r := p.route.Load(); r != nil && r.conn == conn && r.to == remote {
+		return
+	}
+	p.route.Store(&route{conn: conn, to: remote, keys: keys})
+	p.log.Debug("direct sending on", "via", local, "to", remote, "profile", keys.profile.String())
+}
+
+// directSender is one down track's SRTP state for direct sending. The
+// forwarding goroutine and the retransmissions (the subscriber's RTCP
+// goroutine) share it; mu covers encryption only, never the socket write.
+type directSender struct {
+	mu   sync.Mutex
+	keys *srtpKeys // the session the state belongs to
+	// AEAD_AES_128_GCM: the rollover counter and IV scratch.
+	roc rolloverCounter
+	iv  [12]byte
+	// Other profiles: pion's context, with scratch for its header parsing.
+	ctx *srtp.Context
+	hdr rtp.Header
+}
+
+// seal writes hdr and payload into buf as an SRTP packet and returns it.
+// buf needs room for the packet and srtpOverhead.
+func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload, buf []byte) ([]byte, error) {
+	n, err := hdr.MarshalTo(buf)
+	if err != nil {
+		return nil, fmt.Errorf("marshal RTP header: %w", err)
+	}
+	if n+len(payload)+srtpOverhead > len(buf) {
+		return nil, errPacketTooLarge
+	}
+	hl := n
+	n += copy(buf[n:], payload)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys != keys {
+		s.keys, s.roc, s.ctx = keys, rolloverCounter{}, nil
+		if keys.gcm == nil {
+			ctx, err := keys.newContext()
+			if err != nil {
+				return nil, err
+			}
+			s.ctx = ctx
+		}
+	}
+	if keys.gcm != nil {
+		roc := s.roc.forSeq(hdr.SequenceNumber)
+		return keys.gcm.seal(buf, hl, n, hdr.SSRC, roc, hdr.SequenceNumber, &s.iv), nil
+	}
+	out, err := s.ctx.EncryptRTP(buf[:n], buf[:n], &s.hdr)
+	if err != nil {
+		return nil, fmt.Errorf("srtp encrypt: %w", err)
+	}
+	return out, nil
+}
+
+// send seals one packet for r and writes it to the socket. It returns
+// false when the packet was not sent.
+func (s *directSender) send(r *route, hdr *rtp.Header, payload, buf []byte) bool {
+	pkt, err := s.seal(r.keys, hdr, payload, buf)
+	if err != nil {
+		return false
+	}
+	_, err = r.conn.WriteToUDPAddrPort(pkt, r.to)
+	return err == nil
+}

@@ -1,0 +1,111 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// senderReportInterval is how often a Peer sends RTCP sender reports for
+// the tracks it receives (RFC 3550 suggests about every 5 s for small
+// sessions; browsers use 1 s).
+const senderReportInterval = time.Second
+
+// maxReportsPerPacket bounds one compound RTCP packet of sender reports
+// (28 bytes each) well under the MTU.
+const maxReportsPerPacket = 32
+
+// mediaClock maps a track's RTP timestamps to the server's wall clock: the
+// timestamp of the latest frame and when its first packet arrived. The
+// forwarding goroutine sets it once per frame; sender reports read it.
+type mediaClock struct {
+	mu sync.Mutex
+	ts uint32
+	at time.Time
+}
+
+func (c *mediaClock) set(ts uint32, at time.Time) {
+	c.mu.Lock()
+	c.ts, c.at = ts, at
+	c.mu.Unlock()
+}
+
+// rtpTime is the RTP timestamp matching now, extrapolated from the latest
+// frame at clockRate; ok is false before the first frame.
+func (c *mediaClock) rtpTime(now time.Time, clockRate uint32) (ts uint32, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		return 0, false
+	}
+	elapsed := now.Sub(c.at)
+	return c.ts + uint32(elapsed.Seconds()*float64(clockRate)), true
+}
+
+// ntpTime is t as a 64-bit NTP timestamp.
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
+	sec := uint64(t.Unix()) + ntpEpochOffset
+	frac := (uint64(t.Nanosecond()) << 32) / 1e9
+	return sec<<32 | frac
+}
+
+// sendReports sends, every senderReportInterval, a sender report for each
+// track the subscriber receives that has sent something. It runs until stop
+// is closed.
+func (p *Peer) sendReports(stop <-chan struct{}) {
+	tick := time.NewTicker(senderReportInterval)
+	defer tick.Stop()
+	var pkts []rtcp.Packet
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			pkts = p.senderReports(now, pkts[:0])
+			for len(pkts) > 0 {
+				n := min(len(pkts), maxReportsPerPacket)
+				if err := p.pc.WriteRTCP(pkts[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+					p.log.Debug("send sender reports", "err", err)
+				}
+				pkts = pkts[n:]
+			}
+		}
+	}
+}
+
+// senderReports appends the sender reports due at now to pkts.
+func (p *Peer) senderReports(now time.Time, pkts []rtcp.Packet) []rtcp.Packet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.senders {
+		if r := d.senderReport(now); r != nil {
+			pkts = append(pkts, r)
+		}
+	}
+	return pkts
+}
+
+// senderReport describes what d has sent, or is nil before it has sent
+// anything.
+func (d *DownTrack) senderReport(now time.Time) *rtcp.SenderReport {
+	ssrc := d.ssrc()
+	sent := d.sent.Load()
+	if ssrc == 0 || sent == 0 {
+		return nil
+	}
+	ts, ok := d.track.clock.rtpTime(now, d.track.codec.ClockRate)
+	if !ok {
+		return nil
+	}
+	return &rtcp.SenderReport{
+		SSRC:        ssrc,
+		NTPTime:     ntpTime(now),
+		RTPTime:     ts,
+		PacketCount: uint32(sent + d.resent.Load()),
+		OctetCount:  uint32(d.bytes.Load()),
+	}
+}
