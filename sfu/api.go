@@ -48,11 +48,16 @@ type API struct {
 	sockets  *mediaSockets
 	log      *slog.Logger
 
-	peers atomic.Int64 // peers created and not yet closed
+	peers   atomic.Int64 // peers created and not yet closed
+	created atomic.Int64 // peers ever created
 
 	mu   sync.Mutex
-	live map[*Peer]struct{} // for Stats
+	live map[*Peer]struct{} // for Stats and sender reports
 	gone totals
+
+	// stop and done end and join the sender report goroutine.
+	stop, done chan struct{}
+	closeOnce  sync.Once
 }
 
 // NewAPI builds the media core's API and opens its UDP port. Close releases it.
@@ -128,6 +133,11 @@ func NewAPI(cfg Config) (*API, error) {
 	}
 
 	a.media, a.registry, a.settings, a.mux, a.sockets = m, registry, se, mux, sockets
+	a.stop, a.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(a.done)
+		a.sendReports(a.stop)
+	}()
 	return a, nil
 }
 
@@ -179,8 +189,11 @@ func (a *API) Peers() int { return int(a.peers.Load()) }
 // Addrs returns the local UDP addresses media is received on.
 func (a *API) Addrs() []net.Addr { return a.mux.GetListenAddresses() }
 
-// Close closes the media port. Close every Peer first.
+// Close stops the sender reports and closes the media port. Close every
+// Peer first.
 func (a *API) Close() error {
+	a.closeOnce.Do(func() { close(a.stop) })
+	<-a.done
 	if err := a.mux.Close(); err != nil {
 		return fmt.Errorf("close ICE UDP mux: %w", err)
 	}

@@ -41,10 +41,9 @@ type DownTrack struct {
 	hdr rtp.Header
 
 	// route is the subscriber's direct route (nil: always pion's path);
-	// direct and buf serve direct sending, buf for the forwarding goroutine.
+	// direct holds the SRTP state for it.
 	route  *atomic.Pointer[route]
 	direct directSender
-	buf    [maxPacketSize + srtpOverhead]byte
 }
 
 type binding struct {
@@ -136,7 +135,11 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // payload includes the padding, if any (the P bit stays as it was). Header
 // extensions are dropped: their ids follow the publisher's negotiation, not
 // the subscriber's, and the ones that matter (transport-cc) are per hop.
-func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
+//
+// buf is the forwarding goroutine's buffer for sealing on the direct path,
+// maxPacketSize+srtpOverhead bytes: one per track, reused for every
+// subscriber, so it stays in cache.
+func (d *DownTrack) writeRTP(src *rtp.Header, payload, buf []byte) {
 	b := d.binding.Load()
 	if b == nil {
 		d.dropped.Add(1)
@@ -153,7 +156,7 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte) {
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
 	if r := d.directRoute(); r != nil {
-		if !d.direct.send(r, hdr, payload, d.buf[:]) {
+		if !d.direct.send(r, hdr, payload, buf) {
 			d.dropped.Add(1)
 			return
 		}

@@ -56,8 +56,9 @@ type Peer struct {
 	route   atomic.Pointer[route]
 	routeMu sync.Mutex
 
-	// stop ends the peer's own goroutines (sender reports) on Close.
-	stop chan struct{}
+	// reportSlot says in which tenth of each second the API's reporter
+	// sends this peer's sender reports.
+	reportSlot int
 
 	wg sync.WaitGroup
 }
@@ -78,25 +79,20 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 	}
 	a.peers.Add(1)
 	p := &Peer{
-		id:        id,
-		pc:        pc,
-		secrets:   secrets,
-		stop:      make(chan struct{}),
-		owner:     a,
-		log:       log,
-		handler:   handler,
-		subs:      make(map[*Track]*DownTrack),
-		published: make(map[*Track]struct{}),
-		senders:   make(map[*webrtc.RTPTransceiver]*DownTrack),
+		id:         id,
+		pc:         pc,
+		secrets:    secrets,
+		reportSlot: int(a.created.Add(1) % reportSlots),
+		owner:      a,
+		log:        log,
+		handler:    handler,
+		subs:       make(map[*Track]*DownTrack),
+		published:  make(map[*Track]struct{}),
+		senders:    make(map[*webrtc.RTPTransceiver]*DownTrack),
 	}
 	a.mu.Lock()
 	a.live[p] = struct{}{}
 	a.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.sendReports(p.stop)
-	}()
 	pc.OnTrack(p.onTrack)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if handler.OnCandidate == nil {
@@ -353,8 +349,9 @@ func (p *Peer) addSender(d *DownTrack) error {
 // to the publisher and answers NACKs from the track's packet cache. It ends
 // when the sender stops.
 func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
-	scratch := make([]byte, maxPacketSize)
-	out := make([]byte, maxPacketSize+srtpOverhead)
+	// The buffers for retransmissions are made at the first NACK: most
+	// down tracks (all audio ones) never see one.
+	var scratch, out []byte
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -369,6 +366,9 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 		}
 		for _, pkt := range pkts {
 			if nack, ok := pkt.(*rtcp.TransportLayerNack); ok && nack.MediaSSRC == ssrc {
+				if scratch == nil {
+					scratch, out = make([]byte, maxPacketSize), make([]byte, maxPacketSize+srtpOverhead)
+				}
 				d.retransmit(nack, scratch, out)
 			}
 		}
@@ -413,7 +413,6 @@ func (p *Peer) Close() error {
 	p.subs = nil
 	p.mu.Unlock()
 
-	close(p.stop)
 	err := p.pc.Close()
 	p.wg.Wait()
 	p.owner.peers.Add(-1)

@@ -53,28 +53,49 @@ func ntpTime(t time.Time) uint64 {
 	return sec<<32 | frac
 }
 
-// sendReports sends, every senderReportInterval, a sender report for each
-// track the subscriber receives that has sent something. It runs until stop
-// is closed.
-func (p *Peer) sendReports(stop <-chan struct{}) {
-	tick := time.NewTicker(senderReportInterval)
+// reportSlots spreads the peers' sender reports over a second, so the
+// reporter never writes them all at once.
+const reportSlots = 10
+
+// sendReports sends every peer's sender reports once per
+// senderReportInterval, a tenth of the peers at a time. One goroutine per
+// API, run until stop is closed.
+func (a *API) sendReports(stop <-chan struct{}) {
+	tick := time.NewTicker(senderReportInterval / reportSlots)
 	defer tick.Stop()
+	var peers []*Peer
 	var pkts []rtcp.Packet
+	slot := 0
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-tick.C:
-			pkts = p.senderReports(now, pkts[:0])
-			for len(pkts) > 0 {
-				n := min(len(pkts), maxReportsPerPacket)
-				if err := p.pc.WriteRTCP(pkts[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-					p.log.Debug("send sender reports", "err", err)
+			peers = a.livePeers(peers[:0])
+			for _, p := range peers {
+				if p.reportSlot == slot {
+					pkts = p.sendReports(now, pkts[:0])
 				}
-				pkts = pkts[n:]
 			}
+			clear(peers)
+			slot = (slot + 1) % reportSlots
 		}
 	}
+}
+
+// sendReports sends p's sender reports due at now; pkts is scratch, returned
+// for reuse.
+func (p *Peer) sendReports(now time.Time, pkts []rtcp.Packet) []rtcp.Packet {
+	pkts = p.senderReports(now, pkts)
+	for rest := pkts; len(rest) > 0; {
+		n := min(len(rest), maxReportsPerPacket)
+		if err := p.pc.WriteRTCP(rest[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			p.log.Debug("send sender reports", "err", err)
+		}
+		rest = rest[n:]
+	}
+	clear(pkts)
+	return pkts
 }
 
 // senderReports appends the sender reports due at now to pkts.

@@ -48,16 +48,20 @@ func (t *totals) retireDownTrack(d *DownTrack) {
 	t.directOut.Add(d.directSent.Load())
 }
 
-// Stats adds up the live peers' counters and those of everything gone. It
-// takes each peer's lock briefly; call it at scrape time, not per packet.
-func (a *API) Stats() Stats {
+// livePeers appends the peers not yet closed to peers.
+func (a *API) livePeers(peers []*Peer) []*Peer {
 	a.mu.Lock()
-	peers := make([]*Peer, 0, len(a.live))
+	defer a.mu.Unlock()
 	for p := range a.live {
 		peers = append(peers, p)
 	}
-	a.mu.Unlock()
+	return peers
+}
 
+// Stats adds up the live peers' counters and those of everything gone. It
+// takes each peer's lock briefly; call it at scrape time, not per packet.
+func (a *API) Stats() Stats {
+	peers := a.livePeers(nil)
 	s := Stats{
 		PacketsIn: a.gone.packetsIn.Load(), BytesIn: a.gone.bytesIn.Load(), PLIsSent: a.gone.plis.Load(),
 		PacketsOut: a.gone.packetsOut.Load(), BytesOut: a.gone.bytesOut.Load(),

@@ -54,6 +54,9 @@ type Track struct {
 
 	// clock maps RTP timestamps to arrival times for sender reports.
 	clock mediaClock
+	// sealBuf is where the forwarding goroutine seals each subscriber's
+	// copy on the direct path.
+	sealBuf [maxPacketSize + srtpOverhead]byte
 
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
@@ -252,7 +255,7 @@ func (t *Track) forward() {
 // steady state, allocates nothing.
 func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
 	for _, d := range *t.subs.Load() {
-		d.writeRTP(hdr, payload)
+		d.writeRTP(hdr, payload, t.sealBuf[:])
 	}
 }
 

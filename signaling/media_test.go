@@ -427,6 +427,22 @@ func TestDirectSendingProfiles(t *testing.T) {
 					check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut)
 			}
 			t.Logf("server sent %d of %d packets directly", st.DirectPacketsOut, st.PacketsOut)
+
+			// The server's own sender reports describe what it sent.
+			for _, rt := range bob.RemoteTracks() {
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					n, sr := rt.SenderReports()
+					ntp := time.Unix(int64(sr.NTPTime>>32)-2208988800, 0)
+					if n > 0 && sr.PacketCount > 0 && time.Since(ntp).Abs() < 10*time.Second {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: %d sender reports, latest %+v", rt, n, sr)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
 		})
 	}
 }

@@ -15,7 +15,8 @@ import (
 // offer that arrives while its own offer is outstanding (the polite client rolls
 // back, answers, and offers again). At most one server offer is in flight;
 // subscription changes made meanwhile are folded into the next one, and a short
-// delay gathers a burst of changes (many joins at once) into one offer.
+// delay gathers a burst of changes (many joins at once) into one offer. The
+// first server offer, right after the first answer, goes without the delay.
 type negotiation struct {
 	// answered is set once the client's first offer has been answered; the
 	// server offers only after that, so header-extension ids and payload types
@@ -38,8 +39,15 @@ func (s *session) handleOffer(sdp string) {
 		return
 	}
 	s.send(protocol.SessionDescription{Type: protocol.TypeAnswer, SDP: answer})
+	first := !s.neg.answered
 	s.neg.answered = true
 	s.flushCandidates()
+	if first {
+		// What the room holds at join is all known now: offer it at once,
+		// which saves a new participant the gathering delay; the delay
+		// only gathers later bursts of changes.
+		s.sendOffer()
+	}
 	s.scheduleOffer()
 }
 

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -37,6 +38,9 @@ import (
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
+
+// defaultGCPercent is the server's GOGC unless the environment sets one.
+const defaultGCPercent = 50
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
@@ -60,6 +64,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	log := newLogger(cfg.Log, stderr)
+	if getenv("GOGC") == "" {
+		// The forwarding path allocates nothing, so in steady state the
+		// garbage collector runs seldom; what it finds is mostly the
+		// garbage of joins (SDP parsing). Collecting at +50 % instead of
+		// +100 % keeps that from inflating the resident set (1×200: 121 →
+		// 101 MiB) at no measurable CPU cost. GOGC overrides it.
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

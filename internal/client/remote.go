@@ -61,6 +61,9 @@ type RemoteTrack struct {
 	lastSeq  uint16
 	payloads [][]byte // ring of the last keptPayloads payloads
 	next     int      // next slot of the ring
+
+	senderReports int
+	lastSR        rtcp.SenderReport
 }
 
 // String describes the track for test failures.
@@ -252,7 +255,7 @@ func (c *Client) onTrack(sess *session, track *webrtc.TrackRemote, receiver *web
 	if !c.goLocked(func() { c.readRemoteRTP(sess, rt) }) {
 		return
 	}
-	c.goLocked(func() { c.readReceiverRTCP(receiver) })
+	c.goLocked(func() { c.readReceiverRTCP(rt) })
 	sess.remotes = append(sess.remotes, rt)
 	c.log.Debug("remote track", "track", rt.String())
 	c.notifyLocked()
@@ -294,16 +297,38 @@ func (c *Client) readRemoteRTP(sess *session, rt *RemoteTrack) {
 }
 
 // readReceiverRTCP reads the receiver's RTCP (sender reports) until it stops,
-// which drives pion's interceptors.
-func (c *Client) readReceiverRTCP(receiver *webrtc.RTPReceiver) {
+// which drives pion's interceptors, and keeps the latest sender report for
+// the track's SSRC.
+func (c *Client) readReceiverRTCP(rt *RemoteTrack) {
 	buf := make([]byte, rtcpBufferSize)
 	for {
-		if _, _, err := receiver.Read(buf); err != nil {
+		n, _, err := rt.receiver.Read(buf)
+		if err != nil {
 			if !errors.Is(err, io.ErrShortBuffer) {
 				return
 			}
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == rt.SSRC {
+				rt.mu.Lock()
+				rt.lastSR, rt.senderReports = *sr, rt.senderReports+1
+				rt.mu.Unlock()
+			}
 		}
 	}
+}
+
+// SenderReports returns how many RTCP sender reports arrived for the track
+// and the latest one.
+func (rt *RemoteTrack) SenderReports() (int, rtcp.SenderReport) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.senderReports, rt.lastSR
 }
 
 // pruneLocked drops the remote tracks whose mid the latest server offer no
