@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -31,9 +32,16 @@ const srtpOverhead = 16
 // route is where a subscriber's packets go: the media socket ICE selected
 // and the remote address, with the session's SRTP keys.
 type route struct {
-	conn *net.UDPConn
+	sock *mediaSocket
 	to   netip.AddrPort
+	dst  sockaddr // to, as the system call wants it
 	keys *srtpKeys
+}
+
+// mediaSocket is one of the UDP sockets pion's mux reads.
+type mediaSocket struct {
+	conn *net.UDPConn
+	raw  syscall.RawConn
 }
 
 // mediaSockets wraps the standard network for pion's UDP mux and keeps the
@@ -41,7 +49,7 @@ type route struct {
 type mediaSockets struct {
 	transport.Net
 	mu    sync.Mutex
-	conns []*net.UDPConn
+	conns []*mediaSocket
 }
 
 func newMediaSockets() (*mediaSockets, error) {
@@ -59,9 +67,11 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 		return nil, err
 	}
 	if u, ok := c.(*net.UDPConn); ok {
-		m.mu.Lock()
-		m.conns = append(m.conns, u)
-		m.mu.Unlock()
+		if raw, err := u.SyscallConn(); err == nil {
+			m.mu.Lock()
+			m.conns = append(m.conns, &mediaSocket{conn: u, raw: raw})
+			m.mu.Unlock()
+		}
 	}
 	return c, nil
 }
@@ -69,13 +79,13 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 // socketFor finds the media socket a local ICE candidate stands for: the one
 // bound to its address and port, or, when the address was rewritten (1:1
 // NAT), the only socket of that family on that port.
-func (m *mediaSockets) socketFor(local netip.AddrPort) *net.UDPConn {
+func (m *mediaSockets) socketFor(local netip.AddrPort) *mediaSocket {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var byPort *net.UDPConn
+	var byPort *mediaSocket
 	n := 0
 	for _, c := range m.conns {
-		la, ok := c.LocalAddr().(*net.UDPAddr)
+		la, ok := c.conn.LocalAddr().(*net.UDPAddr)
 		if !ok {
 			continue
 		}
@@ -134,16 +144,16 @@ func (p *Peer) updateRoute() {
 		p.route.Store(nil)
 		return
 	}
-	conn := p.owner.sockets.socketFor(local)
-	if conn == nil {
+	sock := p.owner.sockets.socketFor(local)
+	if sock == nil {
 		p.log.Debug("direct sending off: no media socket for the local candidate", "local", local)
 		p.route.Store(nil)
 		return
 	}
-	if r := p.route.Load(); r != nil && r.conn == conn && r.to == remote {
+	if r := p.route.Load(); r != nil && r.sock == sock && r.to == remote {
 		return
 	}
-	p.route.Store(&route{conn: conn, to: remote, keys: keys})
+	p.route.Store(&route{sock: sock, to: remote, dst: newSockaddr(remote), keys: keys})
 	p.log.Debug("direct sending on", "via", local, "to", remote, "profile", keys.profile.String())
 }
 
@@ -196,13 +206,12 @@ func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload, buf []byte
 	return out, nil
 }
 
-// send seals one packet for r and writes it to the socket. It returns
-// false when the packet was not sent.
-func (s *directSender) send(r *route, hdr *rtp.Header, payload, buf []byte) bool {
+// send seals one packet for r and writes it to the socket with w, the
+// calling goroutine's writer. It returns false when the packet was not sent.
+func (s *directSender) send(r *route, hdr *rtp.Header, payload, buf []byte, w *datagramWriter) bool {
 	pkt, err := s.seal(r.keys, hdr, payload, buf)
 	if err != nil {
 		return false
 	}
-	_, err = r.conn.WriteToUDPAddrPort(pkt, r.to)
-	return err == nil
+	return w.writeTo(r, pkt) == nil
 }

@@ -136,10 +136,10 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // extensions are dropped: their ids follow the publisher's negotiation, not
 // the subscriber's, and the ones that matter (transport-cc) are per hop.
 //
-// buf is the forwarding goroutine's buffer for sealing on the direct path,
-// maxPacketSize+srtpOverhead bytes: one per track, reused for every
-// subscriber, so it stays in cache.
-func (d *DownTrack) writeRTP(src *rtp.Header, payload, buf []byte) {
+// buf and w are the forwarding goroutine's buffer for sealing on the direct
+// path (maxPacketSize+srtpOverhead bytes) and its socket writer: one per
+// track, reused for every subscriber, so they stay in cache.
+func (d *DownTrack) writeRTP(src *rtp.Header, payload, buf []byte, w *datagramWriter) {
 	b := d.binding.Load()
 	if b == nil {
 		d.dropped.Add(1)
@@ -156,7 +156,7 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload, buf []byte) {
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
 	if r := d.directRoute(); r != nil {
-		if !d.direct.send(r, hdr, payload, buf) {
+		if !d.direct.send(r, hdr, payload, buf, w) {
 			d.dropped.Add(1)
 			return
 		}
@@ -177,7 +177,7 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload, buf []byte) {
 // forwarding; pion's SRTP stream, or the direct sender, serializes the
 // encryption. scratch and out are the caller's buffers of maxPacketSize and
 // maxPacketSize+srtpOverhead bytes.
-func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch, out []byte) {
+func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch, out []byte, w *datagramWriter) {
 	d.nacks.Add(1)
 	cache := d.track.cache
 	b := d.binding.Load()
@@ -200,7 +200,7 @@ func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch, out []byt
 			hdr.PaddingSize = 0
 			payload := raw[len(raw)-len(pkt.Payload)-int(pkt.PaddingSize):]
 			if r := d.directRoute(); r != nil {
-				if d.direct.send(r, &hdr, payload, out) {
+				if d.direct.send(r, &hdr, payload, out, w) {
 					d.resent.Add(1)
 				}
 			} else if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {

@@ -352,6 +352,7 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 	// The buffers for retransmissions are made at the first NACK: most
 	// down tracks (all audio ones) never see one.
 	var scratch, out []byte
+	var w datagramWriter
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -369,7 +370,7 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 				if scratch == nil {
 					scratch, out = make([]byte, maxPacketSize), make([]byte, maxPacketSize+srtpOverhead)
 				}
-				d.retransmit(nack, scratch, out)
+				d.retransmit(nack, scratch, out, &w)
 			}
 		}
 	}

@@ -57,6 +57,7 @@ type Track struct {
 	// sealBuf is where the forwarding goroutine seals each subscriber's
 	// copy on the direct path.
 	sealBuf [maxPacketSize + srtpOverhead]byte
+	writer  datagramWriter
 
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
@@ -255,7 +256,7 @@ func (t *Track) forward() {
 // steady state, allocates nothing.
 func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
 	for _, d := range *t.subs.Load() {
-		d.writeRTP(hdr, payload, t.sealBuf[:])
+		d.writeRTP(hdr, payload, t.sealBuf[:], &t.writer)
 	}
 }
 
