@@ -138,3 +138,28 @@ func TestSeqCounter(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelFanOut: with workers, every subscriber still gets every packet
+// exactly once, rewritten, without allocation, and the workers stop.
+func TestParallelFanOut(t *testing.T) {
+	for _, n := range []int{63, 64, 200, 301} {
+		track, writers := newBenchTrack(n)
+		track.pool = &fanOutPool{max: 3, done: make(chan struct{}, 64)}
+		hdr, payload := benchPacket()
+		const packets = 50
+		allocs := testing.AllocsPerRun(packets-1, func() { track.fanOut(hdr, payload) })
+		started := len(track.pool.workers)
+		track.pool.stop()
+		if want := min(4, max(1, n/fanOutShard)) - 1; started != want || track.pool.workers != nil {
+			t.Errorf("%d subscribers: %d workers, want %d; %d left after stop", n, started, want, len(track.pool.workers))
+		}
+		if allocs != 0 {
+			t.Errorf("%d subscribers: %.1f allocations per packet", n, allocs)
+		}
+		for i, w := range writers {
+			if w.packets != packets || w.bad != 0 {
+				t.Fatalf("%d subscribers: subscriber %d got %d packets (%d wrong), want %d", n, i, w.packets, w.bad, packets)
+			}
+		}
+	}
+}

@@ -58,6 +58,9 @@ type Track struct {
 	// copy on the direct path.
 	sealBuf [maxPacketSize + srtpOverhead]byte
 	writer  datagramWriter
+	// pool shards the fan-out of many subscribers over several cores
+	// (fanout.go); nil keeps it serial.
+	pool *fanOutPool
 
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
@@ -81,6 +84,7 @@ func newTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver, pc *webr
 		keyframes: keyframeThrottle{interval: DefaultKeyframeInterval},
 		done:      make(chan struct{}),
 		started:   time.Now(),
+		pool:      newFanOutPool(),
 	}
 	t.log = log.With("track", t.id, "kind", t.kind.String(), "codec", t.codec.MimeType)
 	if t.kind == webrtc.RTPCodecTypeVideo {
@@ -212,6 +216,7 @@ func (t *Track) sendPLI() {
 // out. It is run by the owning Peer, which waits for it.
 func (t *Track) forward() {
 	defer close(t.done)
+	defer t.pool.stop()
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
 	var lastTS uint32
@@ -249,14 +254,6 @@ func (t *Track) forward() {
 			t.kfPending.Store(false)
 			t.sendPLI()
 		}
-	}
-}
-
-// fanOut hands one packet to every subscriber. It takes no lock and, in
-// steady state, allocates nothing.
-func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
-	for _, d := range *t.subs.Load() {
-		d.writeRTP(hdr, payload, t.sealBuf[:], &t.writer)
 	}
 }
 

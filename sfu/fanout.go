@@ -1,0 +1,114 @@
+package sfu
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/pion/rtp"
+)
+
+// Parallel fan-out. One goroutine writing a packet to a few hundred
+// subscribers spends milliseconds on it (a socket write costs ~4 µs), and the
+// last subscriber gets each packet that much later. When the server has more
+// than one core, a track with many subscribers splits each packet's
+// subscribers into shards and hands all but the first to worker goroutines,
+// which write them at the same time; the forwarding goroutine writes the
+// first shard and waits for the others before it reads the next packet (the
+// packet's buffer is reused). With one core (GOMAXPROCS=1) fan-out stays
+// serial: workers would only add hand-offs.
+
+// fanOutShard is the least number of subscribers worth a shard of their own.
+const fanOutShard = 64
+
+// fanOutJob is one shard of one packet.
+type fanOutJob struct {
+	hdr     *rtp.Header
+	payload []byte
+	subs    []*DownTrack
+}
+
+// fanOutWorker writes the shards it is given, with its own sealing buffer
+// and socket writer.
+type fanOutWorker struct {
+	jobs    chan fanOutJob
+	sealBuf [maxPacketSize + srtpOverhead]byte
+	writer  datagramWriter
+}
+
+// fanOutPool is a track's workers, started as the subscribers grow and
+// stopped when the track's forwarding ends. Only the forwarding goroutine
+// uses it.
+type fanOutPool struct {
+	max     int // most workers: GOMAXPROCS-1
+	workers []*fanOutWorker
+	done    chan struct{} // one receive per finished shard
+	wg      sync.WaitGroup
+}
+
+func newFanOutPool() *fanOutPool {
+	return &fanOutPool{max: runtime.GOMAXPROCS(0) - 1, done: make(chan struct{}, 64)}
+}
+
+// shards is how many shards n subscribers get.
+func (p *fanOutPool) shards(n int) int {
+	if p == nil {
+		return 1
+	}
+	return max(1, min(n/fanOutShard, p.max+1))
+}
+
+// start makes sure there are k-1 workers.
+func (p *fanOutPool) start(k int) {
+	for len(p.workers) < k-1 {
+		w := &fanOutWorker{jobs: make(chan fanOutJob, 1)}
+		p.workers = append(p.workers, w)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for job := range w.jobs {
+				for _, d := range job.subs {
+					d.writeRTP(job.hdr, job.payload, w.sealBuf[:], &w.writer)
+				}
+				p.done <- struct{}{}
+			}
+		}()
+	}
+}
+
+// stop ends the workers and waits for them.
+func (p *fanOutPool) stop() {
+	if p == nil {
+		return
+	}
+	for _, w := range p.workers {
+		close(w.jobs)
+	}
+	p.wg.Wait()
+	p.workers = nil
+}
+
+// fanOut hands one packet to every subscriber. It takes no lock and, in
+// steady state, allocates nothing.
+func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
+	subs := *t.subs.Load()
+	k := t.pool.shards(len(subs))
+	if k == 1 {
+		for _, d := range subs {
+			d.writeRTP(hdr, payload, t.sealBuf[:], &t.writer)
+		}
+		return
+	}
+	t.pool.start(k)
+	per := (len(subs) + k - 1) / k
+	sent := 0
+	for lo := per; lo < len(subs); lo += per {
+		t.pool.workers[sent].jobs <- fanOutJob{hdr: hdr, payload: payload, subs: subs[lo:min(lo+per, len(subs))]}
+		sent++
+	}
+	for _, d := range subs[:per] {
+		d.writeRTP(hdr, payload, t.sealBuf[:], &t.writer)
+	}
+	for range sent {
+		<-t.pool.done
+	}
+}
