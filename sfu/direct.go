@@ -66,14 +66,18 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 	if err != nil {
 		return nil, err
 	}
-	if u, ok := c.(*net.UDPConn); ok {
-		if raw, err := u.SyscallConn(); err == nil {
-			m.mu.Lock()
-			m.conns = append(m.conns, &mediaSocket{conn: u, raw: raw})
-			m.mu.Unlock()
-		}
+	u, ok := c.(*net.UDPConn)
+	if !ok {
+		return c, nil
 	}
-	return c, nil
+	raw, err := u.SyscallConn()
+	if err != nil {
+		return c, nil
+	}
+	m.mu.Lock()
+	m.conns = append(m.conns, &mediaSocket{conn: u, raw: raw})
+	m.mu.Unlock()
+	return wrapMediaConn(u, raw), nil
 }
 
 // socketFor finds the media socket a local ICE candidate stands for: the one

@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -354,6 +357,60 @@ func BenchmarkDirectFanOut(b *testing.B) {
 			for i := 0; i < b.N; i += n {
 				hdr.SequenceNumber++
 				track.fanOut(hdr, payload)
+			}
+		})
+	}
+}
+
+// TestRawReadConn: the media socket pion's mux reads gives datagrams with
+// their source over IPv4 and IPv6, honours read deadlines as timeouts, and
+// reports a closed socket as net.ErrClosed.
+func TestRawReadConn(t *testing.T) {
+	for _, network := range []struct{ name, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
+		t.Run(network.name, func(t *testing.T) {
+			ip := net.ParseIP(network.ip)
+			u, err := net.ListenUDP(network.name, &net.UDPAddr{IP: ip})
+			if err != nil {
+				t.Skipf("no %s loopback: %v", network.name, err)
+			}
+			raw, err := u.SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := wrapMediaConn(u, raw).(interface {
+				ReadFromAddrPort([]byte) (int, netip.AddrPort, error)
+				SetReadDeadline(time.Time) error
+				Close() error
+			})
+			if !ok {
+				t.Skip("reads are not raw here")
+			}
+			tx, err := net.ListenUDP(network.name, &net.UDPAddr{IP: ip})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			want := randomBytes(t, 900)
+			if _, err := tx.WriteToUDP(want, u.LocalAddr().(*net.UDPAddr)); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 1500)
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, from, err := c.ReadFromAddrPort(buf)
+			if err != nil || !bytes.Equal(buf[:n], want) || from != tx.LocalAddr().(*net.UDPAddr).AddrPort() {
+				t.Fatalf("read %d bytes from %v (%v), want %d from %v", n, from, err, len(want), tx.LocalAddr())
+			}
+			_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if _, _, err := c.ReadFromAddrPort(buf); !os.IsTimeout(err) {
+				t.Fatalf("read past the deadline: %v, want a timeout", err)
+			}
+			_ = c.SetReadDeadline(time.Time{})
+			go func() {
+				time.Sleep(20 * time.Millisecond)
+				_ = c.Close()
+			}()
+			if _, _, err := c.ReadFromAddrPort(buf); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("read on a closed socket: %v, want net.ErrClosed", err)
 			}
 		})
 	}

@@ -2,7 +2,13 @@
 
 package sfu
 
-import "net/netip"
+import (
+	"net"
+	"net/netip"
+	"syscall"
+
+	"github.com/pion/transport/v4"
+)
 
 // sockaddr is unused where datagrams go through net.UDPConn.
 type sockaddr struct{}
@@ -18,3 +24,6 @@ func (w *datagramWriter) writeTo(r *route, pkt []byte) error {
 	_, err := r.sock.conn.WriteToUDPAddrPort(pkt, r.to)
 	return err
 }
+
+// wrapMediaConn leaves the socket as it is off Linux.
+func wrapMediaConn(c *net.UDPConn, _ syscall.RawConn) transport.UDPConn { return c }

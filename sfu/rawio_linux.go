@@ -1,0 +1,182 @@
+//go:build linux
+
+package sfu
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"github.com/pion/transport/v4"
+)
+
+// Raw socket I/O on Linux.
+//
+// On Linux the direct path writes each datagram with a raw sendto(2) on the
+// media socket's descriptor. net.UDPConn's WriteTo goes through the Go
+// scheduler's system call protocol (entersyscall/exitsyscall), and when the
+// scheduler's monitor thread sleeps, entering a system call wakes it: at tens
+// of thousands of datagrams a second that churn cost more CPU than the
+// writes' own user-space part (profile of 10 publishers × 10 subscribers:
+// sysmon and thread switches ~25 % of server CPU). A UDP sendto on a
+// non-blocking socket does not block, so a raw system call is safe; a full
+// send buffer (EAGAIN) drops the datagram instead of waiting, as a congested
+// network would.
+
+// sockaddr is a destination in the kernel's sockaddr_in / sockaddr_in6 form,
+// made once per route.
+type sockaddr struct {
+	raw [syscall.SizeofSockaddrInet6]byte
+	n   uint32
+}
+
+func newSockaddr(ap netip.AddrPort) sockaddr {
+	var sa sockaddr
+	ip := ap.Addr()
+	if ip.Is4() {
+		// struct sockaddr_in: family (host order), port (network order),
+		// address.
+		*(*uint16)(unsafe.Pointer(&sa.raw[0])) = syscall.AF_INET
+		binary.BigEndian.PutUint16(sa.raw[2:], ap.Port())
+		a := ip.As4()
+		copy(sa.raw[4:8], a[:])
+		sa.n = syscall.SizeofSockaddrInet4
+		return sa
+	}
+	// struct sockaddr_in6: family, port, flow info, address, scope id.
+	*(*uint16)(unsafe.Pointer(&sa.raw[0])) = syscall.AF_INET6
+	binary.BigEndian.PutUint16(sa.raw[2:], ap.Port())
+	a := ip.As16()
+	copy(sa.raw[8:24], a[:])
+	sa.n = syscall.SizeofSockaddrInet6
+	return sa
+}
+
+// datagramWriter writes datagrams for one goroutine (a track's forwarding
+// goroutine, or a subscriber's RTCP goroutine for retransmissions). Its
+// fields carry the arguments into the descriptor callback, so a write
+// allocates nothing.
+type datagramWriter struct {
+	pkt   []byte
+	dst   *sockaddr
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// writeTo sends pkt to r's destination on r's socket.
+func (w *datagramWriter) writeTo(r *route, pkt []byte) error {
+	if w.fn == nil {
+		w.fn = w.sendto
+	}
+	w.pkt, w.dst, w.errno = pkt, &r.dst, 0
+	err := r.sock.raw.Write(w.fn)
+	w.pkt, w.dst = nil, nil
+	if err != nil {
+		return err
+	}
+	if w.errno != 0 {
+		return w.errno
+	}
+	return nil
+}
+
+func (w *datagramWriter) sendto(fd uintptr) bool {
+	_, _, w.errno = syscall.RawSyscall6(syscall.SYS_SENDTO, fd,
+		uintptr(unsafe.Pointer(unsafe.SliceData(w.pkt))), uintptr(len(w.pkt)), 0,
+		uintptr(unsafe.Pointer(&w.dst.raw[0])), uintptr(w.dst.n))
+	return true // EAGAIN included: drop rather than wait
+}
+
+// rawReadConn is a media socket as pion's UDP mux sees it: a *net.UDPConn
+// whose reads are raw recvfrom calls, for the same reason as the direct
+// path's writes. Each publisher packet, RTCP packet and STUN check is one
+// read; with net.UDPConn each read enters the scheduler's system call
+// protocol and wakes its monitor thread, which then polls every 20 µs for a
+// millisecond. The mux reads from one goroutine; mu keeps the per-call
+// fields safe should there be more.
+type rawReadConn struct {
+	*net.UDPConn
+	raw syscall.RawConn
+
+	mu      sync.Mutex
+	buf     []byte
+	n       int
+	from    syscall.RawSockaddrAny
+	fromLen uint32
+	errno   syscall.Errno
+	fn      func(fd uintptr) bool
+}
+
+// wrapMediaConn gives pion's mux a socket that reads with raw system calls.
+func wrapMediaConn(c *net.UDPConn, raw syscall.RawConn) transport.UDPConn {
+	r := &rawReadConn{UDPConn: c, raw: raw}
+	r.fn = r.recvfrom
+	return r
+}
+
+// ReadFromAddrPort reads one datagram (ice.AddrPortReaderWriter, which
+// pion's mux prefers to ReadFrom).
+func (c *rawReadConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf, c.n, c.errno = b, 0, 0
+	err := c.raw.Read(c.fn)
+	c.buf = nil
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if c.errno != 0 {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: os.NewSyscallError("recvfrom", c.errno)}
+	}
+	from, ok := addrPortOf(&c.from)
+	if !ok {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: syscall.EAFNOSUPPORT}
+	}
+	return c.n, from, nil
+}
+
+// WriteToAddrPort writes one datagram (the other half of
+// ice.AddrPortReaderWriter).
+func (c *rawReadConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return c.UDPConn.WriteToUDPAddrPort(b, addr)
+}
+
+func (c *rawReadConn) recvfrom(fd uintptr) bool {
+	for {
+		c.fromLen = syscall.SizeofSockaddrAny
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd,
+			uintptr(unsafe.Pointer(unsafe.SliceData(c.buf))), uintptr(len(c.buf)), 0,
+			uintptr(unsafe.Pointer(&c.from)), uintptr(unsafe.Pointer(&c.fromLen)))
+		switch e {
+		case 0:
+			c.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait until readable
+		default:
+			c.errno = e
+			return true
+		}
+	}
+}
+
+// addrPortOf reads a sockaddr_in or sockaddr_in6 filled in by the kernel.
+func addrPortOf(sa *syscall.RawSockaddrAny) (netip.AddrPort, bool) {
+	switch sa.Addr.Family {
+	case syscall.AF_INET:
+		in := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&in.Port))[:])
+		return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), port), true
+	case syscall.AF_INET6:
+		in := (*syscall.RawSockaddrInet6)(unsafe.Pointer(sa))
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&in.Port))[:])
+		return netip.AddrPortFrom(netip.AddrFrom16(in.Addr), port), true
+	}
+	return netip.AddrPort{}, false
+}
