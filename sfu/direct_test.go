@@ -415,3 +415,42 @@ func TestRawReadConn(t *testing.T) {
 		})
 	}
 }
+
+// TestRawConnWrites: pion's own writes through the wrapped socket arrive,
+// without allocating.
+func TestRawConnWrites(t *testing.T) {
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	raw, err := u.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := wrapMediaConn(u, raw).(interface {
+		WriteToAddrPort([]byte, netip.AddrPort) (int, error)
+	})
+	if !ok {
+		t.Skip("writes are not raw here")
+	}
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	want := randomBytes(t, 300)
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	if n, err := c.WriteToAddrPort(want, to); err != nil || n != len(want) {
+		t.Fatalf("wrote %d: %v", n, err)
+	}
+	got := make([]byte, 1500)
+	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := rx.Read(got)
+	if err != nil || !bytes.Equal(got[:n], want) {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = c.WriteToAddrPort(want[:20], to) }); allocs != 0 {
+		t.Fatalf("%v allocations per write", allocs)
+	}
+}

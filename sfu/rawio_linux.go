@@ -36,7 +36,7 @@ type sockaddr struct {
 
 func newSockaddr(ap netip.AddrPort) sockaddr {
 	var sa sockaddr
-	ip := ap.Addr()
+	ip := ap.Addr().Unmap()
 	if ip.Is4() {
 		// struct sockaddr_in: family (host order), port (network order),
 		// address.
@@ -65,21 +65,27 @@ type datagramWriter struct {
 	dst   *sockaddr
 	errno syscall.Errno
 	fn    func(fd uintptr) bool
+	to    sockaddr // scratch destination for pooled writers
 }
 
 // writeTo sends pkt to r's destination on r's socket.
 func (w *datagramWriter) writeTo(r *route, pkt []byte) error {
+	return w.write(r.sock.raw, pkt, &r.dst)
+}
+
+// write sends pkt to dst on the socket behind raw.
+func (w *datagramWriter) write(raw syscall.RawConn, pkt []byte, dst *sockaddr) error {
 	if w.fn == nil {
 		w.fn = w.sendto
 	}
-	w.pkt, w.dst, w.errno = pkt, &r.dst, 0
-	err := r.sock.raw.Write(w.fn)
+	w.pkt, w.dst, w.errno = pkt, dst, 0
+	err := raw.Write(w.fn)
 	w.pkt, w.dst = nil, nil
 	if err != nil {
 		return err
 	}
 	if w.errno != 0 {
-		return w.errno
+		return os.NewSyscallError("sendto", w.errno)
 	}
 	return nil
 }
@@ -109,12 +115,15 @@ type rawReadConn struct {
 	fromLen uint32
 	errno   syscall.Errno
 	fn      func(fd uintptr) bool
+
+	writers sync.Pool // of *datagramWriter
 }
 
 // wrapMediaConn gives pion's mux a socket that reads with raw system calls.
 func wrapMediaConn(c *net.UDPConn, raw syscall.RawConn) transport.UDPConn {
 	r := &rawReadConn{UDPConn: c, raw: raw}
 	r.fn = r.recvfrom
+	r.writers.New = func() any { return new(datagramWriter) }
 	return r
 }
 
@@ -140,9 +149,17 @@ func (c *rawReadConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 // WriteToAddrPort writes one datagram (the other half of
-// ice.AddrPortReaderWriter).
+// ice.AddrPortReaderWriter): pion's own writes (RTCP, STUN, DTLS, and RTP
+// before the direct route is known), raw like the direct path's, with a
+// pooled writer since they come from many goroutines.
 func (c *rawReadConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	return c.UDPConn.WriteToUDPAddrPort(b, addr)
+	w := c.writers.Get().(*datagramWriter)
+	defer c.writers.Put(w)
+	w.to = newSockaddr(addr)
+	if err := w.write(c.raw, b, &w.to); err != nil {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(addr), Err: err}
+	}
+	return len(b), nil
 }
 
 func (c *rawReadConn) recvfrom(fd uintptr) bool {
