@@ -1,12 +1,20 @@
-// Package sfu is Confab's media core: one pion API shared by every peer, the
+// Package sfu is Confab's media core: the pion setup shared by every peer, the
 // peer connection of each participant, and the forwarding of published tracks to
 // subscribers.
 //
 // A Track is a track one participant publishes. One goroutine reads its RTP and
-// hands every packet to the DownTracks subscribed to it; a DownTrack is the
-// subscriber's own local track with its own SSRC and payload type. The fan-out
-// never waits on a subscriber: writes go to pion's SRTP stream, which does not
-// block, and the subscriber list is a copy-on-write slice read without a lock.
+// hands every packet to the DownTracks subscribed to it (over several
+// goroutines when the subscribers are many and the server has the cores); a
+// DownTrack is the subscriber's own local track with its own SSRC and payload
+// type. The subscriber list is a copy-on-write slice read without a lock.
+//
+// Once a subscriber's connection is up, its packets take the direct path
+// (direct.go): the server seals them with the subscriber's SRTP keys, which it
+// learns from the DTLS handshake through pion's hooks (dtlskeys.go), with its
+// own AES-GCM (srtpgcm.go), and writes them to the media socket with a raw
+// system call (rawio_linux.go). The fan-out never waits on a subscriber: a
+// full socket buffer drops the datagram. ICE, DTLS, RTCP and the publishers'
+// side stay with pion; the Peer sends its own sender reports.
 //
 // The package imports pion and nothing of Confab's; rooms and signaling sit above.
 package sfu
