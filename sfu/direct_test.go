@@ -30,6 +30,41 @@ func randomBytes(t testing.TB, n int) []byte {
 	return b
 }
 
+// listenLoopback opens a UDP socket on ip (a loopback address) for network,
+// closed when the test ends; it skips the test if the machine has no such
+// loopback.
+func listenLoopback(tb testing.TB, network, ip string) *net.UDPConn {
+	tb.Helper()
+	u, err := net.ListenUDP(network, &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		tb.Skipf("no %s loopback: %v", network, err)
+	}
+	tb.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
+// mediaSocketOf is u as the direct path holds it.
+func mediaSocketOf(tb testing.TB, u *net.UDPConn) *mediaSocket {
+	tb.Helper()
+	raw, err := u.SyscallConn()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &mediaSocket{conn: u, raw: raw}
+}
+
+// drain reads and drops u's datagrams until u is closed.
+func drain(u *net.UDPConn) {
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, err := u.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+}
+
 // TestGCMSealerMatchesPion: our AEAD_AES_128_GCM sealing and rollover
 // counting give the same bytes as pion's srtp.Context, across a sequence
 // number wrap and with retransmissions from either side of it.
@@ -220,23 +255,10 @@ func TestDirectSenderDecrypts(t *testing.T) {
 func TestDatagramWriter(t *testing.T) {
 	for _, network := range []struct{ name, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
 		t.Run(network.name, func(t *testing.T) {
-			ip := net.ParseIP(network.ip)
-			rx, err := net.ListenUDP(network.name, &net.UDPAddr{IP: ip})
-			if err != nil {
-				t.Skipf("no %s loopback: %v", network.name, err)
-			}
-			defer rx.Close()
-			tx, err := net.ListenUDP(network.name, &net.UDPAddr{IP: ip})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Close()
-			raw, err := tx.SyscallConn()
-			if err != nil {
-				t.Fatal(err)
-			}
+			rx := listenLoopback(t, network.name, network.ip)
+			tx := listenLoopback(t, network.name, network.ip)
 			to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
-			r := &route{sock: &mediaSocket{conn: tx, raw: raw}, to: to, dst: newSockaddr(to)}
+			r := &route{sock: mediaSocketOf(t, tx), to: to, dst: newSockaddr(to)}
 			var w datagramWriter
 			want := randomBytes(t, 1200)
 			if err := w.writeTo(r, want); err != nil {
@@ -262,31 +284,12 @@ func TestDatagramWriter(t *testing.T) {
 // with the direct path's raw write, to a loopback socket drained by another
 // goroutine.
 func BenchmarkSocketWrite(b *testing.B) {
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rx.Close()
+	rx := listenLoopback(b, "udp4", "127.0.0.1")
 	_ = rx.SetReadBuffer(4 << 20)
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			if _, err := rx.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tx.Close()
-	raw, err := tx.SyscallConn()
-	if err != nil {
-		b.Fatal(err)
-	}
+	drain(rx)
+	tx := listenLoopback(b, "udp4", "127.0.0.1")
 	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
-	r := &route{sock: &mediaSocket{conn: tx, raw: raw}, to: to, dst: newSockaddr(to)}
+	r := &route{sock: mediaSocketOf(b, tx), to: to, dst: newSockaddr(to)}
 	pkt := make([]byte, 1200)
 	b.Run("UDPConn", func(b *testing.B) {
 		b.ReportAllocs()
@@ -311,34 +314,15 @@ func BenchmarkSocketWrite(b *testing.B) {
 func BenchmarkDirectFanOut(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer tx.Close()
+			tx := listenLoopback(b, "udp4", "127.0.0.1")
 			_ = tx.SetWriteBuffer(4 << 20)
-			raw, err := tx.SyscallConn()
-			if err != nil {
-				b.Fatal(err)
-			}
-			sock := &mediaSocket{conn: tx, raw: raw}
+			sock := mediaSocketOf(b, tx)
 			track := &Track{id: "video", streamID: "pub", kind: webrtc.RTPCodecTypeVideo}
 			empty := []*DownTrack{}
 			track.subs.Store(&empty)
 			for i := range n {
-				rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer rx.Close()
-				go func() {
-					buf := make([]byte, 2048)
-					for {
-						if _, err := rx.Read(buf); err != nil {
-							return
-						}
-					}
-				}()
+				rx := listenLoopback(b, "udp4", "127.0.0.1")
+				drain(rx)
 				g, err := newGCMSealer(randomBytes(b, 16), randomBytes(b, 12))
 				if err != nil {
 					b.Fatal(err)
@@ -368,16 +352,8 @@ func BenchmarkDirectFanOut(b *testing.B) {
 func TestRawReadConn(t *testing.T) {
 	for _, network := range []struct{ name, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
 		t.Run(network.name, func(t *testing.T) {
-			ip := net.ParseIP(network.ip)
-			u, err := net.ListenUDP(network.name, &net.UDPAddr{IP: ip})
-			if err != nil {
-				t.Skipf("no %s loopback: %v", network.name, err)
-			}
-			raw, err := u.SyscallConn()
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, ok := wrapMediaConn(u, raw).(interface {
+			sock := mediaSocketOf(t, listenLoopback(t, network.name, network.ip))
+			c, ok := wrapMediaConn(sock.conn, sock.raw).(interface {
 				ReadFromAddrPort([]byte) (int, netip.AddrPort, error)
 				SetReadDeadline(time.Time) error
 				Close() error
@@ -385,13 +361,9 @@ func TestRawReadConn(t *testing.T) {
 			if !ok {
 				t.Skip("reads are not raw here")
 			}
-			tx, err := net.ListenUDP(network.name, &net.UDPAddr{IP: ip})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Close()
+			tx := listenLoopback(t, network.name, network.ip)
 			want := randomBytes(t, 900)
-			if _, err := tx.WriteToUDP(want, u.LocalAddr().(*net.UDPAddr)); err != nil {
+			if _, err := tx.WriteToUDP(want, sock.conn.LocalAddr().(*net.UDPAddr)); err != nil {
 				t.Fatal(err)
 			}
 			buf := make([]byte, 1500)
@@ -419,26 +391,14 @@ func TestRawReadConn(t *testing.T) {
 // TestRawConnWrites: pion's own writes through the wrapped socket arrive,
 // without allocating.
 func TestRawConnWrites(t *testing.T) {
-	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	raw, err := u.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ok := wrapMediaConn(u, raw).(interface {
+	sock := mediaSocketOf(t, listenLoopback(t, "udp4", "127.0.0.1"))
+	c, ok := wrapMediaConn(sock.conn, sock.raw).(interface {
 		WriteToAddrPort([]byte, netip.AddrPort) (int, error)
 	})
 	if !ok {
 		t.Skip("writes are not raw here")
 	}
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
+	rx := listenLoopback(t, "udp4", "127.0.0.1")
 	want := randomBytes(t, 300)
 	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 	if n, err := c.WriteToAddrPort(want, to); err != nil || n != len(want) {

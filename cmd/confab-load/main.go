@@ -21,11 +21,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/confab/confab/internal/cpuprofile"
 	"github.com/confab/confab/internal/load"
 )
 
@@ -57,17 +57,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if out.cpuProfile != "" {
-		f, err := os.Create(out.cpuProfile)
+		stopProfile, err := cpuprofile.Start(out.cpuProfile)
 		if err != nil {
 			fmt.Fprintf(stderr, "confab-load: %v\n", err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "confab-load: %v\n", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stopProfile()
 	}
 	rep, err := load.Run(ctx, cfg)
 	if err != nil {

@@ -22,12 +22,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/config"
+	"github.com/confab/confab/internal/cpuprofile"
 	"github.com/confab/confab/internal/metrics"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/rooms"
@@ -73,17 +73,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stopProfile, err := cpuprofile.Start(*cpuProfile)
 		if err != nil {
-			fmt.Fprintf(stderr, "confab: cpu profile: %v\n", err)
+			fmt.Fprintf(stderr, "confab: %v\n", err)
 			return 2
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "confab: cpu profile: %v\n", err)
-			return 2
-		}
-		defer pprof.StopCPUProfile()
+		defer stopProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
