@@ -36,6 +36,9 @@ type Config struct {
 	PublicIPs []string
 	// Logger receives the core's logs; nil discards them.
 	Logger *slog.Logger
+	// NoDirectSend keeps every forwarded packet on pion's write path
+	// instead of the direct path (direct.go).
+	NoDirectSend bool
 }
 
 // API is the shared pion API every Peer is built from: one MediaEngine, one
@@ -47,6 +50,7 @@ type API struct {
 	mux      *ice.MultiUDPMuxDefault
 	sockets  *mediaSockets
 	log      *slog.Logger
+	direct   bool // direct sending allowed
 
 	peers   atomic.Int64 // peers created and not yet closed
 	created atomic.Int64 // peers ever created
@@ -76,7 +80,7 @@ func NewAPI(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("register transport-cc extension: %w", err)
 		}
 	}
-	a := &API{log: log, live: make(map[*Peer]struct{})}
+	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend}
 	registry, err := newInterceptors()
 	if err != nil {
 		return nil, err

@@ -124,6 +124,9 @@ func candidateAddr(c *webrtc.ICECandidate) (netip.AddrPort, bool) {
 // the selected candidate pair and the captured keys. It runs on pion's
 // callbacks, serialized by routeMu.
 func (p *Peer) updateRoute() {
+	if !p.owner.direct {
+		return
+	}
 	p.routeMu.Lock()
 	defer p.routeMu.Unlock()
 	if p.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {

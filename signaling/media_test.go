@@ -398,13 +398,24 @@ func TestNACKRetransmission(t *testing.T) {
 
 // TestDirectSendingProfiles: with either SRTP profile a subscriber may
 // choose, the server sends its forwarded packets on the direct path (its own
-// SRTP and socket write) and the subscriber decrypts them intact.
+// SRTP and socket write) and the subscriber decrypts them intact; with direct
+// sending off, pion's path carries them as well. Either way the server's own
+// sender reports arrive.
 func TestDirectSendingProfiles(t *testing.T) {
-	for name, profile := range map[string]dtls.SRTPProtectionProfile{"aes-gcm": dtls.SRTP_AEAD_AES_128_GCM, "aes-cm-hmac": dtls.SRTP_AES128_CM_HMAC_SHA1_80} {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		profile  dtls.SRTPProtectionProfile
+		noDirect bool
+	}{
+		{"aes-gcm", dtls.SRTP_AEAD_AES_128_GCM, false},
+		{"aes-cm-hmac", dtls.SRTP_AES128_CM_HMAC_SHA1_80, false},
+		{"pion-path", dtls.SRTP_AEAD_AES_128_GCM, true},
+	} {
+		profile := tc.profile
+		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			srv := testserver.Start(t, testserver.Options{})
+			srv := testserver.Start(t, testserver.Options{NoDirectSend: tc.noDirect})
 			ann := newParticipant(ctx, t, srv, "direct", "ann", client.Options{SRTPProfiles: []dtls.SRTPProtectionProfile{profile}})
 			var check checker
 			bob := newParticipant(ctx, t, srv, "direct", "bob", client.Options{
@@ -422,7 +433,7 @@ func TestDirectSendingProfiles(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			st := srv.API.Stats()
-			if check.bad.Load() != 0 || st.DirectPacketsOut == 0 {
+			if check.bad.Load() != 0 || (st.DirectPacketsOut == 0) != tc.noDirect {
 				t.Fatalf("%d intact, %d altered packets; server sent %d of %d packets directly",
 					check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut)
 			}

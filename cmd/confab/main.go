@@ -97,10 +97,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ips = append(ips, net.ParseIP(s)) // validated by config
 	}
 	api, err := sfu.NewAPI(sfu.Config{
-		UDPPort:   cfg.ICE.UDPPort,
-		IPs:       ips,
-		PublicIPs: cfg.ICE.PublicIPs,
-		Logger:    log.With("component", "sfu"),
+		UDPPort:      cfg.ICE.UDPPort,
+		IPs:          ips,
+		PublicIPs:    cfg.ICE.PublicIPs,
+		NoDirectSend: !cfg.ICE.DirectSend,
+		Logger:       log.With("component", "sfu"),
 	})
 	if err != nil {
 		return fmt.Errorf("start media: %w", err)

@@ -70,6 +70,10 @@ type ICE struct {
 	// TURN configures relayed media: the embedded TURN server, or an external
 	// coturn sharing Secret.
 	TURN TURN `yaml:"turn"`
+	// DirectSend lets the server encrypt and send forwarded packets itself
+	// instead of through pion's per-packet write path (see
+	// docs/benchmarks.md); false keeps pion's path for every packet.
+	DirectSend bool `yaml:"directSend"`
 }
 
 // TURN configures TURN relays for clients that cannot reach the media port

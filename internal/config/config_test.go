@@ -20,11 +20,12 @@ func documented() *Config {
 	return &Config{
 		HTTP: HTTP{Addr: ":8080", DrainTimeout: 10 * time.Second},
 		ICE: ICE{
-			UDPPort:   50000,
-			IPs:       []string{},
-			PublicIPs: []string{},
-			Servers:   []ICEServer{},
-			TURN:      TURN{UDPPort: 3478, TCPPort: 3478, Realm: "confab", URLs: []string{}, TTL: 24 * time.Hour},
+			UDPPort:    50000,
+			IPs:        []string{},
+			PublicIPs:  []string{},
+			Servers:    []ICEServer{},
+			TURN:       TURN{UDPPort: 3478, TCPPort: 3478, Realm: "confab", URLs: []string{}, TTL: 24 * time.Hour},
+			DirectSend: true,
 		},
 		Session: Session{ResumeGrace: 20 * time.Second},
 		Auth:    Auth{Keys: []string{}},
@@ -182,6 +183,7 @@ func TestLoadEnv(t *testing.T) {
 		{"CONFAB_LOG_LEVEL", "warn", func(c *Config) { c.Log.Level = "warn" }},
 		{"CONFAB_LOG_FORMAT", "json", func(c *Config) { c.Log.Format = "json" }},
 		{"CONFAB_TURN_EMBEDDED", "true", func(c *Config) { c.ICE.TURN.Embedded = true }},
+		{"CONFAB_ICE_DIRECT_SEND", "false", func(c *Config) { c.ICE.DirectSend = false }},
 		{"CONFAB_TURN_SECRET", "s3cret", func(c *Config) { c.ICE.TURN.Secret = "s3cret" }},
 		{"CONFAB_AUTH_KEYS", "0123456789abcdef,fedcba9876543210", func(c *Config) {
 			c.Auth.Keys = []string{"0123456789abcdef", "fedcba9876543210"}

@@ -22,6 +22,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		{"CONFAB_ICE_IPS", func(v string) error { c.ICE.IPs = splitList(v); return nil }},
 		{"CONFAB_ICE_PUBLIC_IPS", func(v string) error { c.ICE.PublicIPs = splitList(v); return nil }},
 		{"CONFAB_TURN_EMBEDDED", func(v string) error { return parseBool(v, &c.ICE.TURN.Embedded) }},
+		{"CONFAB_ICE_DIRECT_SEND", func(v string) error { return parseBool(v, &c.ICE.DirectSend) }},
 		{"CONFAB_TURN_SECRET", func(v string) error { c.ICE.TURN.Secret = v; return nil }},
 		{"CONFAB_TURN_URLS", func(v string) error { c.ICE.TURN.URLs = splitList(v); return nil }},
 		{"CONFAB_AUTH_KEYS", func(v string) error { c.Auth.Keys = splitList(v); return nil }},

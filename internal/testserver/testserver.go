@@ -46,6 +46,8 @@ type Options struct {
 	TURN bool
 	// Signaling lets a test change signaling options (ping interval, rate limit).
 	Signaling func(*signaling.Options)
+	// NoDirectSend keeps every forwarded packet on pion's write path.
+	NoDirectSend bool
 }
 
 // Logger returns a logger for tests: silent unless CONFAB_TEST_LOG is set
@@ -66,7 +68,7 @@ func Logger() *slog.Logger {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	log := Logger()
-	api, err := sfu.NewAPI(sfu.Config{UDPPort: 0, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Logger: log})
+	api, err := sfu.NewAPI(sfu.Config{UDPPort: 0, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Logger: log, NoDirectSend: opts.NoDirectSend})
 	if err != nil {
 		t.Fatalf("start media: %v", err)
 	}
