@@ -129,10 +129,12 @@ func (p *Peer) updateRoute() {
 	}
 	p.routeMu.Lock()
 	defer p.routeMu.Unlock()
-	if p.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
-		if p.pc.ConnectionState() != webrtc.PeerConnectionStateDisconnected {
-			p.route.Store(nil)
-		}
+	switch p.pc.ConnectionState() {
+	case webrtc.PeerConnectionStateConnected:
+	case webrtc.PeerConnectionStateDisconnected:
+		return // ICE may come back on the same pair; keep the route
+	default:
+		p.route.Store(nil)
 		return
 	}
 	keys, err := p.secrets.serverKeys()
