@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -171,7 +172,18 @@ func (p *Peer) Answer(offer string) (string, error) {
 	if err := p.pc.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("apply answer: %w", err)
 	}
-	return p.pc.LocalDescription().SDP, nil
+	sdp := p.pc.LocalDescription().SDP
+	if strings.Contains(offer, "a=setup:passive") {
+		// The offerer insists on being the DTLS server. pion then acts as
+		// the DTLS client, but with the answering role set to server (for
+		// direct sending) it still writes a=setup:passive into its answer
+		// (v4.2.20), and refuses a local answer edited to say otherwise:
+		// tell the client what pion does, or both sides wait as DTLS
+		// clients. Such a peer gets no direct route: its keys are not
+		// captured, and pion's path carries its media.
+		sdp = strings.ReplaceAll(sdp, "a=setup:passive", "a=setup:active")
+	}
+	return sdp, nil
 }
 
 // SetAnswer applies the remote answer to the server's latest offer. It

@@ -457,3 +457,39 @@ func TestDirectSendingProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestOfferedDTLSRoles: clients whose offers make the server the DTLS client
+// (a=setup:passive) leave it without the keys for direct sending, and their
+// media goes through pion's path, intact; clients that insist on being the
+// DTLS client (a=setup:active) get the direct path as browsers do.
+func TestOfferedDTLSRoles(t *testing.T) {
+	for _, tc := range []struct {
+		setup  string
+		direct bool
+	}{{"passive", false}, {"active", true}} {
+		t.Run(tc.setup, func(t *testing.T) { checkOfferedDTLSRole(t, tc.setup, tc.direct) })
+	}
+}
+
+func checkOfferedDTLSRole(t *testing.T, setup string, direct bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := testserver.Start(t, testserver.Options{})
+	var check checker
+	ann := newParticipant(ctx, t, srv, "roles", "ann", client.Options{OfferSetup: setup})
+	bob := newParticipant(ctx, t, srv, "roles", "bob", client.Options{OfferSetup: setup, OnPacket: check.onPacket})
+	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
+		return bob.WaitRemoteTracks(ctx, hasExactly(map[string]string{ann.Self().ID: "ann"}))
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for check.good.Load() < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob received %d intact packets", check.good.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := srv.API.Stats(); check.bad.Load() != 0 || (st.DirectPacketsOut > 0) != direct || st.PacketsOut == 0 {
+		t.Fatalf("%d intact, %d altered; server sent %d of %d packets directly (want direct: %v)",
+			check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut, direct)
+	}
+}

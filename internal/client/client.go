@@ -81,6 +81,12 @@ type Options struct {
 	// client offers in DTLS (pion's default list otherwise).
 	SRTPProfiles []dtls.SRTPProtectionProfile
 
+	// OfferSetup, when set, replaces a=setup:actpass in the offers sent to
+	// the server ("passive" makes the client the DTLS server and the server
+	// the DTLS client). The local description keeps actpass, so pion follows
+	// the server's answer.
+	OfferSetup string
+
 	// OnPacket, if set, is called for every RTP packet read from a remote
 	// track, from that track's reading goroutine (so concurrently for different
 	// tracks). The packet and its payload are only valid during the call, and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/pion/webrtc/v4"
 
@@ -111,7 +112,11 @@ func (c *Client) sendOffer(sess *session, opts *webrtc.OfferOptions) error {
 		c.finishOffer(sess, sess.pc.SignalingState() != webrtc.SignalingStateStable, err)
 		return err
 	}
-	if err := c.send(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer.SDP}); err != nil {
+	sdp := offer.SDP
+	if c.opts.OfferSetup != "" {
+		sdp = strings.ReplaceAll(sdp, "a=setup:actpass", "a=setup:"+c.opts.OfferSetup)
+	}
+	if err := c.send(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: sdp}); err != nil {
 		err = fmt.Errorf("send offer: %w", err)
 		c.finishOffer(sess, true, err)
 		return err
