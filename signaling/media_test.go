@@ -145,6 +145,18 @@ func (c *checker) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
 	}
 }
 
+// waitIntact waits up to 10 s for n intact packets.
+func (c *checker) waitIntact(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.good.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d intact packets (%d altered), want %d", c.good.Load(), c.bad.Load(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func wait(t *testing.T, ctx context.Context, what string, f func(context.Context) error) {
 	t.Helper()
 	if err := f(ctx); err != nil {
@@ -425,13 +437,7 @@ func TestDirectSendingProfiles(t *testing.T) {
 			wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
 				return bob.WaitRemoteTracks(ctx, hasExactly(map[string]string{ann.Self().ID: "ann"}))
 			})
-			deadline := time.Now().Add(10 * time.Second)
-			for check.good.Load() < 200 {
-				if time.Now().After(deadline) {
-					t.Fatalf("bob decrypted %d intact packets", check.good.Load())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			check.waitIntact(t, 200)
 			st := srv.API.Stats()
 			if check.bad.Load() != 0 || (st.DirectPacketsOut == 0) != tc.noDirect {
 				t.Fatalf("%d intact, %d altered packets; server sent %d of %d packets directly",
@@ -481,13 +487,7 @@ func checkOfferedDTLSRole(t *testing.T, setup string, direct bool) {
 	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
 		return bob.WaitRemoteTracks(ctx, hasExactly(map[string]string{ann.Self().ID: "ann"}))
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for check.good.Load() < 100 {
-		if time.Now().After(deadline) {
-			t.Fatalf("bob received %d intact packets", check.good.Load())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	check.waitIntact(t, 100)
 	if st := srv.API.Stats(); check.bad.Load() != 0 || (st.DirectPacketsOut > 0) != direct || st.PacketsOut == 0 {
 		t.Fatalf("%d intact, %d altered; server sent %d of %d packets directly (want direct: %v)",
 			check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut, direct)
