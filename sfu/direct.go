@@ -215,12 +215,12 @@ func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload, buf []byte
 	return out, nil
 }
 
-// send seals one packet for r and writes it to the socket with w, the
-// calling goroutine's writer. It returns false when the packet was not sent.
-func (s *directSender) send(r *route, hdr *rtp.Header, payload, buf []byte, w *datagramWriter) bool {
-	pkt, err := s.seal(r.keys, hdr, payload, buf)
+// send seals one packet for r in e's buffer and writes it to the socket with
+// e's writer. It returns false when the packet was not sent.
+func (s *directSender) send(r *route, hdr *rtp.Header, payload []byte, e *egress) bool {
+	pkt, err := s.seal(r.keys, hdr, payload, e.buf[:])
 	if err != nil {
 		return false
 	}
-	return w.writeTo(r, pkt) == nil
+	return e.w.writeTo(r, pkt) == nil
 }

@@ -35,15 +35,21 @@ type DownTrack struct {
 	// transport; that moment asks the publisher for a keyframe.
 	started atomic.Bool
 
-	// hdr is the header handed to pion for each packet. Only the track's
-	// forwarding goroutine writes packets, so one per down track is enough,
-	// and a header on the stack would escape through the interface call.
-	hdr rtp.Header
-
 	// route is the subscriber's direct route (nil: always pion's path);
 	// direct holds the SRTP state for it.
 	route  *atomic.Pointer[route]
 	direct directSender
+}
+
+// egress is what one goroutine needs to send subscribers their copies: the
+// header it rewrites per subscriber (one on the stack would escape through
+// pion's interface call), the buffer the direct path seals in, and a socket
+// writer. Each forwarding goroutine, fan-out worker and RTCP reader has its
+// own, reused for every copy, so nothing is shared or allocated per packet.
+type egress struct {
+	hdr rtp.Header
+	buf [maxPacketSize + srtpOverhead]byte
+	w   datagramWriter
 }
 
 type binding struct {
@@ -131,39 +137,24 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// writeRTP forwards one packet with the subscriber's SSRC and payload type;
-// payload includes the padding, if any (the P bit stays as it was). Header
-// extensions are dropped: their ids follow the publisher's negotiation, not
-// the subscriber's, and the ones that matter (transport-cc) are per hop.
-//
-// buf and w are the forwarding goroutine's buffer for sealing on the direct
-// path (maxPacketSize+srtpOverhead bytes) and its socket writer: one per
-// track, reused for every subscriber, so they stay in cache.
-func (d *DownTrack) writeRTP(src *rtp.Header, payload, buf []byte, w *datagramWriter) {
+// writeRTP forwards one packet with the subscriber's SSRC and payload type,
+// sending with e, the calling goroutine's egress.
+func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte, e *egress) {
 	b := d.binding.Load()
 	if b == nil {
 		d.dropped.Add(1)
 		return
 	}
-	hdr := &d.hdr
-	*hdr = *src
-	hdr.SSRC = b.ssrc
-	hdr.PayloadType = b.pt
-	hdr.Extension = false
-	hdr.Extensions = nil
-	hdr.PaddingSize = 0
 	// A failed write concerns this subscriber only (its transport is closing);
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
-	if r := d.directRoute(); r != nil {
-		if !d.direct.send(r, hdr, payload, buf, w) {
-			d.dropped.Add(1)
-			return
-		}
-		d.directSent.Add(1)
-	} else if n, err := b.writer.WriteRTP(hdr, payload); err != nil || n == 0 {
+	sent, direct := d.send(b, src, payload, e)
+	if !sent {
 		d.dropped.Add(1)
 		return
+	}
+	if direct {
+		d.directSent.Add(1)
 	}
 	d.sent.Add(1)
 	d.bytes.Add(uint64(len(payload)))
@@ -172,12 +163,29 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload, buf []byte, w *datagramWr
 	}
 }
 
-// retransmit resends the cached packets a subscriber NACKed, with its SSRC and
-// payload type. It runs on the subscriber's RTCP goroutine, concurrently with
-// forwarding; pion's SRTP stream, or the direct sender, serializes the
-// encryption. scratch and out are the caller's buffers of maxPacketSize and
-// maxPacketSize+srtpOverhead bytes.
-func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch, out []byte, w *datagramWriter) {
+// send writes one packet with b's SSRC and payload type: on the direct route
+// when there is one, else through pion. payload includes the padding, if
+// any (the P bit stays as it was). Header extensions are dropped: their ids
+// follow the publisher's negotiation, not the subscriber's, and the ones that
+// matter (transport-cc) are per hop. It reports whether the packet went out,
+// and whether it went directly.
+func (d *DownTrack) send(b *binding, src *rtp.Header, payload []byte, e *egress) (sent, direct bool) {
+	hdr := &e.hdr
+	*hdr = *src
+	hdr.SSRC, hdr.PayloadType = b.ssrc, b.pt
+	hdr.Extension, hdr.Extensions, hdr.PaddingSize = false, nil, 0
+	if r := d.directRoute(); r != nil {
+		return d.direct.send(r, hdr, payload, e), true
+	}
+	n, err := b.writer.WriteRTP(hdr, payload)
+	return err == nil && n > 0, false
+}
+
+// retransmit resends the cached packets a subscriber NACKed. It runs on the
+// subscriber's RTCP goroutine, concurrently with forwarding; pion's SRTP
+// stream, or the direct sender, serializes the encryption. scratch
+// (maxPacketSize bytes) receives cached packets; e is the goroutine's egress.
+func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte, e *egress) {
 	d.nacks.Add(1)
 	cache := d.track.cache
 	b := d.binding.Load()
@@ -192,18 +200,8 @@ func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch, out []byt
 				d.missed.Add(1)
 				return true
 			}
-			hdr := pkt.Header
-			hdr.SSRC = b.ssrc
-			hdr.PayloadType = b.pt
-			hdr.Extension = false
-			hdr.Extensions = nil
-			hdr.PaddingSize = 0
 			payload := raw[len(raw)-len(pkt.Payload)-int(pkt.PaddingSize):]
-			if r := d.directRoute(); r != nil {
-				if d.direct.send(r, &hdr, payload, out, w) {
-					d.resent.Add(1)
-				}
-			} else if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
+			if sent, _ := d.send(b, &pkt.Header, payload, e); sent {
 				d.resent.Add(1)
 			}
 			return true

@@ -27,12 +27,10 @@ type fanOutJob struct {
 	subs    []*DownTrack
 }
 
-// fanOutWorker writes the shards it is given, with its own sealing buffer
-// and socket writer.
+// fanOutWorker writes the shards it is given, with its own egress.
 type fanOutWorker struct {
-	jobs    chan fanOutJob
-	sealBuf [maxPacketSize + srtpOverhead]byte
-	writer  datagramWriter
+	jobs chan fanOutJob
+	out  egress
 }
 
 // fanOutPool is a track's workers, started as the subscribers grow and
@@ -46,7 +44,12 @@ type fanOutPool struct {
 }
 
 func newFanOutPool() *fanOutPool {
-	return &fanOutPool{max: runtime.GOMAXPROCS(0) - 1, done: make(chan struct{}, 64)}
+	return newFanOutPoolOf(runtime.GOMAXPROCS(0) - 1)
+}
+
+// newFanOutPoolOf makes a pool of at most the given number of workers.
+func newFanOutPoolOf(workers int) *fanOutPool {
+	return &fanOutPool{max: workers, done: make(chan struct{}, workers)}
 }
 
 // shards is how many shards n subscribers get.
@@ -66,9 +69,7 @@ func (p *fanOutPool) start(k int) {
 		go func() {
 			defer p.wg.Done()
 			for job := range w.jobs {
-				for _, d := range job.subs {
-					d.writeRTP(job.hdr, job.payload, w.sealBuf[:], &w.writer)
-				}
+				writeAll(job.subs, job.hdr, job.payload, &w.out)
 				p.done <- struct{}{}
 			}
 		}()
@@ -93,9 +94,7 @@ func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
 	subs := *t.subs.Load()
 	k := t.pool.shards(len(subs))
 	if k == 1 {
-		for _, d := range subs {
-			d.writeRTP(hdr, payload, t.sealBuf[:], &t.writer)
-		}
+		writeAll(subs, hdr, payload, &t.out)
 		return
 	}
 	t.pool.start(k)
@@ -105,10 +104,15 @@ func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
 		t.pool.workers[sent].jobs <- fanOutJob{hdr: hdr, payload: payload, subs: subs[lo:min(lo+per, len(subs))]}
 		sent++
 	}
-	for _, d := range subs[:per] {
-		d.writeRTP(hdr, payload, t.sealBuf[:], &t.writer)
-	}
+	writeAll(subs[:per], hdr, payload, &t.out)
 	for range sent {
 		<-t.pool.done
+	}
+}
+
+// writeAll hands one packet to subs, sending with e.
+func writeAll(subs []*DownTrack, hdr *rtp.Header, payload []byte, e *egress) {
+	for _, d := range subs {
+		d.writeRTP(hdr, payload, e)
 	}
 }

@@ -144,7 +144,7 @@ func TestSeqCounter(t *testing.T) {
 func TestParallelFanOut(t *testing.T) {
 	for _, n := range []int{63, 64, 200, 301} {
 		track, writers := newBenchTrack(n)
-		track.pool = &fanOutPool{max: 3, done: make(chan struct{}, 64)}
+		track.pool = newFanOutPoolOf(3)
 		hdr, payload := benchPacket()
 		const packets = 50
 		allocs := testing.AllocsPerRun(packets-1, func() { track.fanOut(hdr, payload) })

@@ -363,8 +363,8 @@ func (p *Peer) addSender(d *DownTrack) error {
 func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 	// The buffers for retransmissions are made at the first NACK: most
 	// down tracks (all audio ones) never see one.
-	var scratch, out []byte
-	var w datagramWriter
+	var scratch []byte
+	var out *egress
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -380,9 +380,9 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 		for _, pkt := range pkts {
 			if nack, ok := pkt.(*rtcp.TransportLayerNack); ok && nack.MediaSSRC == ssrc {
 				if scratch == nil {
-					scratch, out = make([]byte, maxPacketSize), make([]byte, maxPacketSize+srtpOverhead)
+					scratch, out = make([]byte, maxPacketSize), new(egress)
 				}
-				d.retransmit(nack, scratch, out, &w)
+				d.retransmit(nack, scratch, out)
 			}
 		}
 	}

@@ -54,10 +54,8 @@ type Track struct {
 
 	// clock maps RTP timestamps to arrival times for sender reports.
 	clock mediaClock
-	// sealBuf is where the forwarding goroutine seals each subscriber's
-	// copy on the direct path.
-	sealBuf [maxPacketSize + srtpOverhead]byte
-	writer  datagramWriter
+	// out is the forwarding goroutine's egress.
+	out egress
 	// pool shards the fan-out of many subscribers over several cores
 	// (fanout.go); nil keeps it serial.
 	pool *fanOutPool

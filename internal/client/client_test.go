@@ -300,6 +300,21 @@ func TestSession(t *testing.T) {
 
 // checkRemoteTrack waits for the fake server's track and checks what the
 // client knows of it.
+// dialJoined dials url with opts and joins "room" as alice. The caller
+// closes the client (before its goroutine-leak check).
+func dialJoined(ctx context.Context, t *testing.T, url string, opts Options) *Client {
+	t.Helper()
+	c, err := Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Join(ctx, "room", "alice"); err != nil {
+		_ = c.Close()
+		t.Fatal(err)
+	}
+	return c
+}
+
 func checkRemoteTrack(ctx context.Context, t *testing.T, c *Client) {
 	t.Helper()
 	err := c.WaitRemoteTracks(ctx, func(ts []*RemoteTrack) bool {
@@ -393,14 +408,8 @@ func TestGlare(t *testing.T) {
 	defer cancel()
 	fs := newFakeServer(t)
 	defer fs.Close()
-	c, err := Dial(ctx, fs.URL(), testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialJoined(ctx, t, fs.URL(), testOptions())
 	defer c.Close()
-	if _, err := c.Join(ctx, "room", "alice"); err != nil {
-		t.Fatal(err)
-	}
 	checkRemoteTrack(ctx, t, c)
 	if err := c.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
@@ -483,14 +492,8 @@ func TestInterceptorPlacement(t *testing.T) {
 			} else {
 				opts.Interceptors = add
 			}
-			c, err := Dial(ctx, fs.URL(), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dialJoined(ctx, t, fs.URL(), opts)
 			defer c.Close()
-			if _, err := c.Join(ctx, "room", "alice"); err != nil {
-				t.Fatal(err)
-			}
 			checkRemoteTrack(ctx, t, c)
 			rt := c.RemoteTracks()[0]
 			waitFor(ctx, t, "a dropped packet", drop.dropped.Load)

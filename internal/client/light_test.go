@@ -62,14 +62,8 @@ func TestLightInterceptors(t *testing.T) {
 		seen[pkt.SequenceNumber]++
 		mu.Unlock()
 	}
-	c, err := Dial(ctx, fs.URL(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialJoined(ctx, t, fs.URL(), opts)
 	defer c.Close()
-	if _, err := c.Join(ctx, "room", "alice"); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.WaitRemoteTracks(ctx, func(ts []*RemoteTrack) bool {
 		return len(ts) == 1 && ts[0].Packets() >= 40
 	}); err != nil {

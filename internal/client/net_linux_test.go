@@ -87,14 +87,8 @@ func TestSocketReadBufferSession(t *testing.T) {
 	opts := testOptions()
 	opts.SocketReadBuffer = 1 << 20
 	opts.Net = counting
-	c, err := Dial(ctx, fs.URL(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialJoined(ctx, t, fs.URL(), opts)
 	defer c.Close()
-	if _, err := c.Join(ctx, "room", "alice"); err != nil {
-		t.Fatal(err)
-	}
 	checkRemoteTrack(ctx, t, c)
 	if counting.listens.Load() == 0 {
 		t.Error("pion did not open its socket through Options.Net")
