@@ -88,7 +88,7 @@ func NewAPI(cfg Config) (*API, error) {
 	// Registered last, so it sees what the NACK generator writes.
 	registry.Add(nackCounterFactory{n: &a.gone.nacksOut})
 
-	sockets, err := newMediaSockets()
+	sockets, err := newMediaSockets(log)
 	if err != nil {
 		return nil, err
 	}

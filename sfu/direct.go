@@ -2,9 +2,11 @@ package sfu
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/pion/rtp"
@@ -42,22 +44,52 @@ type route struct {
 type mediaSocket struct {
 	conn *net.UDPConn
 	raw  syscall.RawConn
+	log  *slog.Logger
+	// noGSO is set once a segmented send failed in a way that says the
+	// socket cannot segment; its datagrams then go one by one.
+	noGSO atomic.Bool
+}
+
+const (
+	// maxGSOSegment is the largest datagram sent segmented: what fits the
+	// smallest IPv6 MTU (1280 less the IPv6 and UDP headers), so a
+	// segmented send never fails for the path's MTU. Browsers' RTP packets
+	// are at most 1200 bytes, 1216 sealed.
+	maxGSOSegment = 1232
+	// maxGSOSegments is the most datagrams in one segmented send (the
+	// kernel's UDP_MAX_SEGMENTS is 64 before Linux 6.9).
+	maxGSOSegments = 64
+)
+
+// gsoAllowed tells whether a segmented send of total bytes in seg-byte
+// datagrams may be tried on the socket.
+func (m *mediaSocket) gsoAllowed(seg, total int) bool {
+	return gsoSupported && seg <= maxGSOSegment && (total+seg-1)/seg <= maxGSOSegments && !m.noGSO.Load()
+}
+
+// disableGSO turns segmented sends off for the socket after err.
+func (m *mediaSocket) disableGSO(err error) {
+	if !m.noGSO.Swap(true) && m.log != nil {
+		m.log.Info("media socket cannot segment datagrams (UDP GSO); sending them one by one",
+			"socket", m.conn.LocalAddr().String(), "err", err)
+	}
 }
 
 // mediaSockets wraps the standard network for pion's UDP mux and keeps the
 // sockets it opens, so direct sending can write to them.
 type mediaSockets struct {
 	transport.Net
+	log   *slog.Logger
 	mu    sync.Mutex
 	conns []*mediaSocket
 }
 
-func newMediaSockets() (*mediaSockets, error) {
+func newMediaSockets(log *slog.Logger) (*mediaSockets, error) {
 	n, err := stdnet.NewNet()
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	return &mediaSockets{Net: n}, nil
+	return &mediaSockets{Net: n, log: log}, nil
 }
 
 // ListenUDP opens a socket and remembers it.
@@ -75,7 +107,7 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 		return c, nil
 	}
 	m.mu.Lock()
-	m.conns = append(m.conns, &mediaSocket{conn: u, raw: raw})
+	m.conns = append(m.conns, &mediaSocket{conn: u, raw: raw, log: m.log})
 	m.mu.Unlock()
 	return wrapMediaConn(u, raw), nil
 }
@@ -180,18 +212,25 @@ type directSender struct {
 	hdr rtp.Header
 }
 
-// seal writes hdr and payload into buf as an SRTP packet and returns it.
-// buf needs room for the packet and srtpOverhead.
-func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload, buf []byte) ([]byte, error) {
+// seal writes hdr and payload, with pad bytes of RTP padding after it, into
+// buf as an SRTP packet and returns it. hdr's P bit must be set when pad is
+// not 0. buf needs room for the packet and srtpOverhead.
+func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload []byte, pad int, buf []byte) ([]byte, error) {
 	n, err := hdr.MarshalTo(buf)
 	if err != nil {
 		return nil, fmt.Errorf("marshal RTP header: %w", err)
 	}
-	if n+len(payload)+srtpOverhead > len(buf) {
+	if n+len(payload)+pad+srtpOverhead > len(buf) {
 		return nil, errPacketTooLarge
 	}
 	hl := n
 	n += copy(buf[n:], payload)
+	if pad > 0 {
+		// RFC 3550 §5.1: the last padding byte counts the padding.
+		clear(buf[n : n+pad-1])
+		buf[n+pad-1] = byte(pad)
+		n += pad
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.keys != keys {
@@ -218,9 +257,36 @@ func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload, buf []byte
 // send seals one packet for r in e's buffer and writes it to the socket with
 // e's writer. It returns false when the packet was not sent.
 func (s *directSender) send(r *route, hdr *rtp.Header, payload []byte, e *egress) bool {
-	pkt, err := s.seal(r.keys, hdr, payload, e.buf[:])
+	pkt, err := s.seal(r.keys, hdr, payload, 0, e.buf[:])
 	if err != nil {
 		return false
 	}
 	return e.w.writeTo(r, pkt) == nil
+}
+
+// sendRun seals one run of a batch (batch.go) for r, with b's SSRC and
+// payload type, end to end in e's run buffer, and writes it in one
+// segmented send. Every packet but the last is padded to the run's size,
+// so every sealed packet but the last has one length. It returns false
+// when the run was not sent.
+func (s *directSender) sendRun(r *route, b *binding, pkts []*inPacket, e *egress) bool {
+	buf := e.runBuffer()
+	off, seg := 0, 0
+	for i, p := range pkts {
+		pad := p.pad
+		if i == len(pkts)-1 {
+			pad = 0
+		}
+		hdr := e.rewrite(b, &p.pkt.Header)
+		hdr.Padding = hdr.Padding || pad > 0
+		out, err := s.seal(r.keys, hdr, p.payload, pad, buf[off:])
+		if err != nil {
+			return false
+		}
+		if i == 0 {
+			seg = len(out)
+		}
+		off += len(out)
+	}
+	return e.w.writeSegments(r, buf[:off], seg) == nil
 }

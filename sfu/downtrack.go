@@ -50,6 +50,30 @@ type egress struct {
 	hdr rtp.Header
 	buf [maxPacketSize + srtpOverhead]byte
 	w   datagramWriter
+	// run holds one run of a batch sealed end to end (batch.go); made on
+	// first use, by the goroutines that forward batches.
+	run []byte
+}
+
+// runBuffer is e's buffer for a sealed run.
+func (e *egress) runBuffer() []byte {
+	if e.run == nil {
+		e.run = make([]byte, maxRun*(maxPacketSize+maxPad+srtpOverhead))
+	}
+	return e.run
+}
+
+// rewrite copies src into e's header with b's SSRC and payload type.
+// Header extensions are dropped: their ids follow the publisher's
+// negotiation, not the subscriber's, and the ones that matter
+// (transport-cc) are per hop. The P bit stays as it was: the payload
+// handed on includes the padding.
+func (e *egress) rewrite(b *binding, src *rtp.Header) *rtp.Header {
+	hdr := &e.hdr
+	*hdr = *src
+	hdr.SSRC, hdr.PayloadType = b.ssrc, b.pt
+	hdr.Extension, hdr.Extensions, hdr.PaddingSize = false, nil, 0
+	return hdr
 }
 
 type binding struct {
@@ -137,27 +161,53 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// writeRTP forwards one packet with the subscriber's SSRC and payload type,
-// sending with e, the calling goroutine's egress.
-func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte, e *egress) {
+// writeBatch forwards a batch of the publisher's packets with the
+// subscriber's SSRC and payload type, sending with e, the calling
+// goroutine's egress. On the direct route each run of the batch goes out in
+// one segmented send; through pion, packet by packet.
+func (d *DownTrack) writeBatch(bt *batch, e *egress) {
 	b := d.binding.Load()
 	if b == nil {
-		d.dropped.Add(1)
+		d.dropped.Add(uint64(len(bt.pkts)))
 		return
 	}
 	// A failed write concerns this subscriber only (its transport is closing);
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
-	sent, direct := d.send(b, src, payload, e)
-	if !sent {
-		d.dropped.Add(1)
+	var sent, direct, bytes, dropped uint64
+	if r := d.directRoute(); r != nil {
+		for _, run := range bt.runs {
+			pkts := bt.pkts[run.start:run.end]
+			if !d.direct.sendRun(r, b, pkts, e) {
+				dropped += uint64(len(pkts))
+				continue
+			}
+			sent += uint64(len(pkts))
+			bytes += uint64(run.bytes)
+		}
+		direct = sent
+	} else {
+		for _, p := range bt.pkts {
+			n, err := b.writer.WriteRTP(e.rewrite(b, &p.pkt.Header), p.payload)
+			if err != nil || n == 0 {
+				dropped++
+				continue
+			}
+			sent++
+			bytes += uint64(len(p.payload))
+		}
+	}
+	if dropped > 0 {
+		d.dropped.Add(dropped)
+	}
+	if sent == 0 {
 		return
 	}
-	if direct {
-		d.directSent.Add(1)
+	if direct > 0 {
+		d.directSent.Add(direct)
 	}
-	d.sent.Add(1)
-	d.bytes.Add(uint64(len(payload)))
+	d.sent.Add(sent)
+	d.bytes.Add(bytes)
 	if !d.started.Load() && d.started.CompareAndSwap(false, true) {
 		d.track.RequestKeyframe()
 	}
@@ -165,15 +215,10 @@ func (d *DownTrack) writeRTP(src *rtp.Header, payload []byte, e *egress) {
 
 // send writes one packet with b's SSRC and payload type: on the direct route
 // when there is one, else through pion. payload includes the padding, if
-// any (the P bit stays as it was). Header extensions are dropped: their ids
-// follow the publisher's negotiation, not the subscriber's, and the ones that
-// matter (transport-cc) are per hop. It reports whether the packet went out,
-// and whether it went directly.
+// any. It reports whether the packet went out, and whether it went
+// directly.
 func (d *DownTrack) send(b *binding, src *rtp.Header, payload []byte, e *egress) (sent, direct bool) {
-	hdr := &e.hdr
-	*hdr = *src
-	hdr.SSRC, hdr.PayloadType = b.ssrc, b.pt
-	hdr.Extension, hdr.Extensions, hdr.PaddingSize = false, nil, 0
+	hdr := e.rewrite(b, src)
 	if r := d.directRoute(); r != nil {
 		return d.direct.send(r, hdr, payload, e), true
 	}

@@ -3,8 +3,6 @@ package sfu
 import (
 	"runtime"
 	"sync"
-
-	"github.com/pion/rtp"
 )
 
 // Parallel fan-out. One goroutine writing a packet to a few hundred
@@ -13,18 +11,17 @@ import (
 // than one core, a track with many subscribers splits each packet's
 // subscribers into shards and hands all but the first to worker goroutines,
 // which write them at the same time; the forwarding goroutine writes the
-// first shard and waits for the others before it reads the next packet (the
-// packet's buffer is reused). With one core (GOMAXPROCS=1) fan-out stays
+// first shard and waits for the others before it takes the next batch (the
+// packets' buffers are reused). With one core (GOMAXPROCS=1) fan-out stays
 // serial: workers would only add hand-offs.
 
 // fanOutShard is the least number of subscribers worth a shard of their own.
 const fanOutShard = 64
 
-// fanOutJob is one shard of one packet.
+// fanOutJob is one shard of one batch.
 type fanOutJob struct {
-	hdr     *rtp.Header
-	payload []byte
-	subs    []*DownTrack
+	batch *batch
+	subs  []*DownTrack
 }
 
 // fanOutWorker writes the shards it is given, with its own egress.
@@ -69,7 +66,7 @@ func (p *fanOutPool) start(k int) {
 		go func() {
 			defer p.wg.Done()
 			for job := range w.jobs {
-				writeAll(job.subs, job.hdr, job.payload, &w.out)
+				writeAll(job.subs, job.batch, &w.out)
 				p.done <- struct{}{}
 			}
 		}()
@@ -88,31 +85,31 @@ func (p *fanOutPool) stop() {
 	p.workers = nil
 }
 
-// fanOut hands one packet to every subscriber. It takes no lock and, in
+// fanOut hands a batch to every subscriber. It takes no lock and, in
 // steady state, allocates nothing.
-func (t *Track) fanOut(hdr *rtp.Header, payload []byte) {
+func (t *Track) fanOut(b *batch) {
 	subs := *t.subs.Load()
 	k := t.pool.shards(len(subs))
 	if k == 1 {
-		writeAll(subs, hdr, payload, &t.out)
+		writeAll(subs, b, &t.out)
 		return
 	}
 	t.pool.start(k)
 	per := (len(subs) + k - 1) / k
 	sent := 0
 	for lo := per; lo < len(subs); lo += per {
-		t.pool.workers[sent].jobs <- fanOutJob{hdr: hdr, payload: payload, subs: subs[lo:min(lo+per, len(subs))]}
+		t.pool.workers[sent].jobs <- fanOutJob{batch: b, subs: subs[lo:min(lo+per, len(subs))]}
 		sent++
 	}
-	writeAll(subs[:per], hdr, payload, &t.out)
+	writeAll(subs[:per], b, &t.out)
 	for range sent {
 		<-t.pool.done
 	}
 }
 
-// writeAll hands one packet to subs, sending with e.
-func writeAll(subs []*DownTrack, hdr *rtp.Header, payload []byte, e *egress) {
+// writeAll hands a batch to subs, sending with e.
+func writeAll(subs []*DownTrack, b *batch, e *egress) {
 	for _, d := range subs {
-		d.writeRTP(hdr, payload, e)
+		d.writeBatch(b, e)
 	}
 }

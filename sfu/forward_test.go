@@ -51,10 +51,21 @@ func benchPacket() (*rtp.Header, []byte) {
 	return hdr, make([]byte, 1200)
 }
 
+// batchOf is a planned batch of one packet, hdr and payload, as the
+// forwarding goroutine makes them.
+func batchOf(hdr *rtp.Header, payload []byte) *batch {
+	p := &inPacket{payload: payload}
+	p.pkt.Header = *hdr
+	b := &batch{pkts: []*inPacket{p}}
+	b.plan()
+	return b
+}
+
 func TestFanOutRewritesAndDoesNotAllocate(t *testing.T) {
 	track, writers := newBenchTrack(10)
-	hdr, payload := benchPacket()
-	allocs := testing.AllocsPerRun(100, func() { track.fanOut(hdr, payload) })
+	b := batchOf(benchPacket())
+	hdr := &b.pkts[0].pkt.Header
+	allocs := testing.AllocsPerRun(100, func() { track.fanOut(b) })
 	if allocs != 0 {
 		t.Errorf("fan-out allocates %.1f times per packet, want 0", allocs)
 	}
@@ -75,11 +86,12 @@ func BenchmarkFanOut(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 			track, _ := newBenchTrack(n)
-			hdr, payload := benchPacket()
+			bt := batchOf(benchPacket())
+			hdr := &bt.pkts[0].pkt.Header
 			b.ReportAllocs()
 			for b.Loop() {
 				hdr.SequenceNumber++
-				track.fanOut(hdr, payload)
+				track.fanOut(bt)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/forward")
 		})
@@ -145,9 +157,9 @@ func TestParallelFanOut(t *testing.T) {
 	for _, n := range []int{63, 64, 200, 301} {
 		track, writers := newBenchTrack(n)
 		track.pool = newFanOutPoolOf(3)
-		hdr, payload := benchPacket()
+		b := batchOf(benchPacket())
 		const packets = 50
-		allocs := testing.AllocsPerRun(packets-1, func() { track.fanOut(hdr, payload) })
+		allocs := testing.AllocsPerRun(packets-1, func() { track.fanOut(b) })
 		started := len(track.pool.workers)
 		track.pool.stop()
 		if want := min(4, max(1, n/fanOutShard)) - 1; started != want || track.pool.workers != nil {
@@ -159,6 +171,69 @@ func TestParallelFanOut(t *testing.T) {
 		for i, w := range writers {
 			if w.packets != packets || w.bad != 0 {
 				t.Fatalf("%d subscribers: subscriber %d got %d packets (%d wrong), want %d", n, i, w.packets, w.bad, packets)
+			}
+		}
+	}
+}
+
+// TestBatchPlan: a batch splits into runs whose packets but the last share
+// one wire size, padding packets by at most maxPad and never those that
+// carry the publisher's padding.
+func TestBatchPlan(t *testing.T) {
+	type pkt struct {
+		size    int // payload bytes
+		padded  bool
+		csrc    int
+		wantPad int
+	}
+	cases := []struct {
+		name string
+		pkts []pkt
+		runs [][2]int
+	}{
+		{"one packet", []pkt{{size: 1000}}, [][2]int{{0, 1}}},
+		{"equal sizes", []pkt{{size: 1000}, {size: 1000}, {size: 1000}}, [][2]int{{0, 3}}},
+		{"shorter last", []pkt{{size: 1000}, {size: 1000}, {size: 300}}, [][2]int{{0, 3}}},
+		{"libwebrtc's even split", []pkt{
+			{size: 1040, wantPad: 2}, {size: 1042}, {size: 1042}, {size: 1041, wantPad: 1}, {size: 1042}, {size: 1042},
+		}, [][2]int{{0, 6}}},
+		{"longer later packet raises the run", []pkt{{size: 1000, wantPad: 10}, {size: 1010}, {size: 1005}}, [][2]int{{0, 3}}},
+		{"too much longer starts a new run", []pkt{{size: 1000}, {size: 1000 + maxPad + 1}, {size: 1000 + maxPad + 1}}, [][2]int{{0, 1}, {1, 3}}},
+		{"shorter beyond maxPad ends the run", []pkt{{size: 1000}, {size: 900}, {size: 1000}}, [][2]int{{0, 2}, {2, 3}}},
+		{"publisher's padding is not padded again", []pkt{{size: 1000}, {size: 998, padded: true}, {size: 1000}}, [][2]int{{0, 2}, {2, 3}}},
+		{"a padded packet cannot be raised", []pkt{{size: 1000, padded: true}, {size: 1002}}, [][2]int{{0, 1}, {1, 2}}},
+		{"CSRCs count in the size", []pkt{{size: 1004}, {size: 1000, csrc: 1}, {size: 1004}}, [][2]int{{0, 3}}},
+		{"audio", []pkt{{size: 160}}, [][2]int{{0, 1}}},
+	}
+	for _, tc := range cases {
+		b := &batch{}
+		for _, p := range tc.pkts {
+			ip := &inPacket{payload: make([]byte, p.size)}
+			ip.pkt.Padding = p.padded
+			ip.pkt.CSRC = make([]uint32, p.csrc)
+			b.pkts = append(b.pkts, ip)
+		}
+		b.plan()
+		var got [][2]int
+		for _, r := range b.runs {
+			got = append(got, [2]int{r.start, r.end})
+			size := b.pkts[r.start].wireSize() + b.pkts[r.start].pad
+			for k := r.start; k < r.end; k++ {
+				p := b.pkts[k]
+				if w := p.wireSize() + p.pad; k < r.end-1 && w != size || k == r.end-1 && (w > size || p.pad != 0) {
+					t.Errorf("%s: packet %d of run %v is %d bytes padded by %d, run size %d", tc.name, k, r, w, p.pad, size)
+				}
+				if p.pad > maxPad || p.pad > 0 && p.pkt.Padding {
+					t.Errorf("%s: packet %d padded by %d", tc.name, k, p.pad)
+				}
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.runs) {
+			t.Errorf("%s: runs %v, want %v", tc.name, got, tc.runs)
+		}
+		for i, p := range tc.pkts {
+			if p.wantPad != 0 && b.pkts[i].pad != p.wantPad {
+				t.Errorf("%s: packet %d padded by %d, want %d", tc.name, i, b.pkts[i].pad, p.wantPad)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ package sfu
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -66,6 +67,104 @@ type datagramWriter struct {
 	errno syscall.Errno
 	fn    func(fd uintptr) bool
 	to    sockaddr // scratch destination for pooled writers
+
+	// UDP segmentation offload: the message, its one buffer and the
+	// UDP_SEGMENT control message.
+	gsoFn func(fd uintptr) bool
+	msg   syscall.Msghdr
+	iov   syscall.Iovec
+	oob   [gsoCmsgSpace]byte
+	// segmented counts the segmented sends made.
+	segmented uint64
+}
+
+// UDP segmentation offload (GSO, Linux 4.18 and later): one sendmsg(2)
+// carries several datagrams for one destination, laid end to end in one
+// buffer, all of one size but the last, which may be shorter; the kernel
+// (or the network card) cuts them apart after routing and the IP and UDP
+// output path, which then run once for all of them. A video frame's
+// packets to one subscriber go out this way (batch.go): on loopback a
+// datagram costs ~1.4 µs of the sender's CPU inside a 6-datagram send
+// against ~4 µs alone.
+const (
+	solUDP     = 17  // SOL_UDP
+	udpSegment = 103 // UDP_SEGMENT
+	// gsoCmsgSpace is CMSG_SPACE(sizeof(uint16)).
+	gsoCmsgSpace = syscall.SizeofCmsghdr + 8
+)
+
+// gsoSupported tells whether this build can send segmented datagrams.
+const gsoSupported = true
+
+// writeSegments sends buf to r's destination as datagrams of seg bytes, the
+// last possibly shorter: with one segmented send where the socket allows
+// it, else one datagram at a time. It returns the first error; datagrams
+// after a failed one are not sent.
+func (w *datagramWriter) writeSegments(r *route, buf []byte, seg int) error {
+	if len(buf) <= seg {
+		return w.writeTo(r, buf)
+	}
+	if r.sock.gsoAllowed(seg, len(buf)) {
+		err := w.sendSegmented(r.sock.raw, buf, seg, &r.dst)
+		if err == nil {
+			w.segmented++
+			return nil
+		}
+		if !gsoUnsupported(err) {
+			return err
+		}
+		r.sock.disableGSO(err)
+	}
+	for off := 0; off < len(buf); off += seg {
+		if err := w.writeTo(r, buf[off:min(off+seg, len(buf))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendSegmented makes one sendmsg with a UDP_SEGMENT of seg bytes.
+func (w *datagramWriter) sendSegmented(raw syscall.RawConn, buf []byte, seg int, dst *sockaddr) error {
+	if w.gsoFn == nil {
+		w.gsoFn = w.sendmsg
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&w.oob[0]))
+		h.Level, h.Type = solUDP, udpSegment
+		h.SetLen(syscall.SizeofCmsghdr + 2)
+	}
+	*(*uint16)(unsafe.Pointer(&w.oob[syscall.SizeofCmsghdr])) = uint16(seg)
+	w.iov.Base = unsafe.SliceData(buf)
+	w.iov.SetLen(len(buf))
+	w.msg = syscall.Msghdr{
+		Name:    &dst.raw[0],
+		Namelen: dst.n,
+		Iov:     &w.iov,
+		Iovlen:  1,
+		Control: &w.oob[0],
+	}
+	w.msg.SetControllen(gsoCmsgSpace)
+	w.errno = 0
+	err := raw.Write(w.gsoFn)
+	w.iov.Base, w.msg = nil, syscall.Msghdr{}
+	if err != nil {
+		return err
+	}
+	if w.errno != 0 {
+		return os.NewSyscallError("sendmsg", w.errno)
+	}
+	return nil
+}
+
+func (w *datagramWriter) sendmsg(fd uintptr) bool {
+	_, _, w.errno = syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), 0)
+	return true // EAGAIN included: drop rather than wait
+}
+
+// gsoUnsupported tells the errors of a segmented send that mean the socket
+// or its route cannot segment (an old kernel, no checksum offload, IPsec),
+// as against a full buffer.
+func gsoUnsupported(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EIO) ||
+		errors.Is(err, syscall.ENOPROTOOPT) || errors.Is(err, syscall.EOPNOTSUPP)
 }
 
 // writeTo sends pkt to r's destination on r's socket.

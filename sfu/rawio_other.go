@@ -17,12 +17,30 @@ func newSockaddr(netip.AddrPort) sockaddr { return sockaddr{} }
 
 // datagramWriter writes datagrams for one goroutine; off Linux it is
 // net.UDPConn's WriteToUDPAddrPort.
-type datagramWriter struct{}
+type datagramWriter struct {
+	// segmented counts the segmented sends made: none here.
+	segmented uint64
+}
 
 // writeTo sends pkt to r's destination on r's socket.
 func (w *datagramWriter) writeTo(r *route, pkt []byte) error {
 	_, err := r.sock.conn.WriteToUDPAddrPort(pkt, r.to)
 	return err
+}
+
+// gsoSupported tells whether this build can send segmented datagrams: not
+// off Linux.
+const gsoSupported = false
+
+// writeSegments sends buf to r's destination as datagrams of seg bytes, the
+// last possibly shorter, one at a time.
+func (w *datagramWriter) writeSegments(r *route, buf []byte, seg int) error {
+	for off := 0; off < len(buf); off += seg {
+		if err := w.writeTo(r, buf[off:min(off+seg, len(buf))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wrapMediaConn leaves the socket as it is off Linux.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -207,51 +206,6 @@ func (t *Track) sendPLI() {
 	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: t.ssrc}})
 	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		t.log.Debug("send PLI", "err", err)
-	}
-}
-
-// forward reads the publisher's RTP until the track ends and fans every packet
-// out. It is run by the owning Peer, which waits for it.
-func (t *Track) forward() {
-	defer close(t.done)
-	defer t.pool.stop()
-	buf := make([]byte, maxPacketSize)
-	var pkt rtp.Packet
-	var lastTS uint32
-	first := true
-	for {
-		n, _, err := t.remote.Read(buf)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.log.Debug("track read ended", "err", err)
-			}
-			return
-		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
-			t.log.Debug("drop malformed RTP", "err", err)
-			continue
-		}
-		t.packets.Add(1)
-		t.bytes.Add(uint64(n))
-		t.lostPkts.Store(t.seq.add(pkt.SequenceNumber))
-		if first || int32(pkt.Timestamp-lastTS) > 0 {
-			first, lastTS = false, pkt.Timestamp
-			t.clock.set(pkt.Timestamp, time.Now())
-		}
-		if t.paused.Load() {
-			continue
-		}
-		if t.cache != nil {
-			t.cache.add(pkt.SequenceNumber, buf[:n])
-		}
-		// The payload handed on keeps the padding, so padding-only probes
-		// are forwarded too: dropping them would leave sequence-number gaps
-		// that subscribers NACK in vain.
-		t.fanOut(&pkt.Header, buf[n-len(pkt.Payload)-int(pkt.PaddingSize):n])
-		if t.kfPending.Load() && t.keyframes.due(time.Now()) {
-			t.kfPending.Store(false)
-			t.sendPLI()
-		}
 	}
 }
 

@@ -1,0 +1,252 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Batched forwarding. A video encoder sends each frame as a burst of
+// packets, and by the time the forwarding goroutine has fanned out the
+// first packet of a burst the others are waiting. A track therefore has two
+// goroutines: a reader, which only moves packets from pion into the track's
+// inbox, and the forwarder, which takes every packet waiting there (never
+// waiting for more) and forwards them as one batch. A subscriber on the
+// direct route gets its copies of a batch in one segmented send (UDP GSO,
+// rawio_linux.go) instead of one system call per packet: the kernel's
+// routing, IP and UDP output then run once for the whole batch.
+//
+// A segmented send needs every datagram but the last to be of one size.
+// Packetizers split a frame about evenly (libwebrtc's packets differ by a
+// byte or two), so the forwarder plans runs of packets once per batch and
+// pads a run's shorter packets to its size with RTP padding (RFC 3550
+// §5.1), at most maxPad bytes each, which receivers strip.
+
+const (
+	// maxBatch is the most packets forwarded together: a keyframe's burst
+	// at a few Mbit/s.
+	maxBatch = 32
+	// maxRun is the most packets sealed and sent together.
+	maxRun = maxBatch
+	// maxPad is the most padding added to a packet to make a run.
+	maxPad = 16
+	// inboxVideo and inboxAudio are the packets a track's inbox holds:
+	// room for a batch being forwarded and the next.
+	inboxVideo = 2 * maxBatch
+	inboxAudio = 8
+)
+
+// inPacket is one packet read from the publisher, parsed.
+type inPacket struct {
+	buf [maxPacketSize]byte
+	n   int
+	pkt rtp.Packet
+	// payload is the payload with the publisher's padding, as forwarded.
+	payload []byte
+	// pad is the padding added when the packet is not last in its run.
+	pad int
+}
+
+// wireSize is the size of the packet as forwarded: the rewritten header
+// (no extensions) and the payload with its padding.
+func (p *inPacket) wireSize() int {
+	return 12 + 4*len(p.pkt.CSRC) + len(p.payload)
+}
+
+// inbox carries packets from a track's reader to its forwarder. full holds
+// packets read, in order, and is closed when reading ends; free holds the
+// empty ones.
+type inbox struct {
+	full chan *inPacket
+	free chan *inPacket
+}
+
+func newInbox(size int) *inbox {
+	in := &inbox{full: make(chan *inPacket, size), free: make(chan *inPacket, size)}
+	for range size {
+		in.free <- new(inPacket)
+	}
+	return in
+}
+
+// read moves the publisher's packets into in until the track ends. When
+// the forwarder falls behind and in is full, it waits, and pion's buffers
+// take the backlog.
+func (t *Track) read(in *inbox) {
+	defer close(in.full)
+	for p := range in.free {
+		n, _, err := t.remote.Read(p.buf[:])
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.log.Debug("track read ended", "err", err)
+			}
+			return
+		}
+		p.n = n
+		in.full <- p
+	}
+}
+
+// run is a stretch of a batch sent together: pkts[start:end], every one but
+// the last padded to one wire size; bytes is their payload bytes before
+// padding.
+type run struct {
+	start, end int
+	bytes      int
+}
+
+// batch is packets forwarded together, and their runs.
+type batch struct {
+	pkts []*inPacket
+	runs []run
+	// drop holds the packets taken but not forwarded (malformed, or the
+	// track paused) until they are released.
+	drop []*inPacket
+}
+
+// take fills b with the packets waiting in in, waiting only for the first.
+// It reports false when reading has ended and nothing is left.
+func (b *batch) take(in *inbox) bool {
+	b.pkts, b.runs = b.pkts[:0], b.runs[:0]
+	p, ok := <-in.full
+	if !ok {
+		return false
+	}
+	b.pkts = append(b.pkts, p)
+	// Let pion's receiving goroutines bring up what has already arrived.
+	runtime.Gosched()
+	for len(b.pkts) < maxBatch {
+		select {
+		case p, ok := <-in.full:
+			if !ok {
+				return true
+			}
+			b.pkts = append(b.pkts, p)
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// release gives b's packets back to in.
+func (b *batch) release(in *inbox) {
+	for _, p := range b.pkts {
+		in.free <- p
+	}
+	for _, p := range b.drop {
+		in.free <- p
+	}
+	b.pkts, b.drop = b.pkts[:0], b.drop[:0]
+}
+
+// plan splits b into runs and sets each packet's padding. A run grows while
+// its next packet is of the run's size, or can be padded to it, or can
+// become its size with every packet before it padded; a shorter packet
+// that cannot be padded ends a run as its last. Packets that carry the
+// publisher's padding are not padded again.
+func (b *batch) plan() {
+	b.runs = b.runs[:0]
+	for i := 0; i < len(b.pkts); {
+		size, least := b.pkts[i].wireSize(), b.pkts[i].wireSize()
+		paddable := !b.pkts[i].pkt.Padding
+		j := i + 1
+		for ; j < len(b.pkts) && j-i < maxRun; j++ {
+			p := b.pkts[j]
+			w := p.wireSize()
+			if w <= size {
+				if w < size && (p.pkt.Padding || size-w > maxPad) {
+					j++ // the last of the run, unpadded
+					break
+				}
+				least = min(least, w)
+				paddable = paddable && !p.pkt.Padding
+				continue
+			}
+			// Longer: the run takes its size if every packet so far can be
+			// padded up to it.
+			if w-least > maxPad || !paddable {
+				break
+			}
+			size = w
+			paddable = paddable && !p.pkt.Padding
+		}
+		r := run{start: i, end: j}
+		for k := i; k < j; k++ {
+			p := b.pkts[k]
+			p.pad = 0
+			if k < j-1 {
+				p.pad = size - p.wireSize()
+			}
+			r.bytes += len(p.payload)
+		}
+		b.runs = append(b.runs, r)
+		i = j
+	}
+}
+
+// forward reads the publisher's RTP until the track ends and fans it out in
+// batches. It is run by the owning Peer, which waits for it; it starts and
+// waits for the track's reader.
+func (t *Track) forward() {
+	defer close(t.done)
+	defer t.pool.stop()
+	size := inboxVideo
+	if t.cache == nil {
+		size = inboxAudio
+	}
+	in := newInbox(size)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		t.read(in)
+	}()
+	defer func() { <-readerDone }()
+
+	var b batch
+	var lastTS uint32
+	first := true
+	for b.take(in) {
+		now := time.Now()
+		keep := b.pkts[:0]
+		for _, p := range b.pkts {
+			if err := p.pkt.Unmarshal(p.buf[:p.n]); err != nil {
+				t.log.Debug("drop malformed RTP", "err", err)
+				b.drop = append(b.drop, p)
+				continue
+			}
+			t.packets.Add(1)
+			t.bytes.Add(uint64(p.n))
+			t.lostPkts.Store(t.seq.add(p.pkt.SequenceNumber))
+			if first || int32(p.pkt.Timestamp-lastTS) > 0 {
+				first, lastTS = false, p.pkt.Timestamp
+				t.clock.set(p.pkt.Timestamp, now)
+			}
+			if t.paused.Load() {
+				b.drop = append(b.drop, p)
+				continue
+			}
+			if t.cache != nil {
+				t.cache.add(p.pkt.SequenceNumber, p.buf[:p.n])
+			}
+			// The payload handed on keeps the padding, so padding-only
+			// probes are forwarded too: dropping them would leave
+			// sequence-number gaps that subscribers NACK in vain.
+			p.payload = p.buf[p.n-len(p.pkt.Payload)-int(p.pkt.PaddingSize) : p.n]
+			keep = append(keep, p)
+		}
+		b.pkts = keep
+		if len(b.pkts) > 0 {
+			b.plan()
+			t.fanOut(&b)
+		}
+		b.release(in)
+		if t.kfPending.Load() && t.keyframes.due(time.Now()) {
+			t.kfPending.Store(false)
+			t.sendPLI()
+		}
+	}
+}
