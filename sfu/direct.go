@@ -270,7 +270,7 @@ func (s *directSender) send(r *route, hdr *rtp.Header, payload []byte, e *egress
 // so every sealed packet but the last has one length. It returns false
 // when the run was not sent.
 func (s *directSender) sendRun(r *route, b *binding, pkts []*inPacket, e *egress) bool {
-	buf := e.runBuffer()
+	buf := e.runBuffer(len(pkts))
 	off, seg := 0, 0
 	for i, p := range pkts {
 		pad := p.pad

@@ -2,8 +2,9 @@
 // peer connection of each participant, and the forwarding of published tracks to
 // subscribers.
 //
-// A Track is a track one participant publishes. One goroutine reads its RTP and
-// hands every packet to the DownTracks subscribed to it (over several
+// A Track is a track one participant publishes. One goroutine reads its RTP
+// into the track's inbox; another takes every packet waiting there as a batch
+// and hands it to the DownTracks subscribed to it (batch.go; over several
 // goroutines when the subscribers are many and the server has the cores); a
 // DownTrack is the subscriber's own local track with its own SSRC and payload
 // type. The subscriber list is a copy-on-write slice read without a lock.
@@ -11,10 +12,11 @@
 // Once a subscriber's connection is up, its packets take the direct path
 // (direct.go): the server seals them with the subscriber's SRTP keys, which it
 // learns from the DTLS handshake through pion's hooks (dtlskeys.go), with its
-// own AES-GCM (srtpgcm.go), and writes them to the media socket with a raw
-// system call (rawio_linux.go). The fan-out never waits on a subscriber: a
-// full socket buffer drops the datagram. ICE, DTLS, RTCP and the publishers'
-// side stay with pion; the Peer sends its own sender reports.
+// own AES-GCM (srtpgcm.go), and writes a batch's packets to the media socket
+// in one segmented send (UDP GSO) with a raw system call (rawio_linux.go).
+// The fan-out never waits on a subscriber: a full socket buffer drops the
+// datagrams. ICE, DTLS, RTCP and the publishers' side stay with pion; the
+// Peer sends its own sender reports.
 //
 // The package imports pion and nothing of Confab's; rooms and signaling sit above.
 package sfu

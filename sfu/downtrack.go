@@ -50,15 +50,15 @@ type egress struct {
 	hdr rtp.Header
 	buf [maxPacketSize + srtpOverhead]byte
 	w   datagramWriter
-	// run holds one run of a batch sealed end to end (batch.go); made on
-	// first use, by the goroutines that forward batches.
+	// run holds one run of a batch sealed end to end (batch.go), grown to
+	// the longest run the goroutine has sent.
 	run []byte
 }
 
-// runBuffer is e's buffer for a sealed run.
-func (e *egress) runBuffer() []byte {
-	if e.run == nil {
-		e.run = make([]byte, maxRun*(maxPacketSize+maxPad+srtpOverhead))
+// runBuffer is e's buffer for a sealed run of n packets.
+func (e *egress) runBuffer(n int) []byte {
+	if need := n * (maxPacketSize + maxPad + srtpOverhead); len(e.run) < need {
+		e.run = make([]byte, need)
 	}
 	return e.run
 }
