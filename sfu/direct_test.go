@@ -53,6 +53,23 @@ func mediaSocketOf(tb testing.TB, u *net.UDPConn) *mediaSocket {
 	return &mediaSocket{conn: u, raw: raw}
 }
 
+// randomKeys makes SRTP keys of profile for direct sending, with the GCM
+// sealer where the profile is AES-GCM.
+func randomKeys(t testing.TB, profile srtp.ProtectionProfile) *srtpKeys {
+	t.Helper()
+	keyLen, _ := profile.KeyLen()
+	saltLen, _ := profile.SaltLen()
+	keys := &srtpKeys{profile: profile, key: randomBytes(t, keyLen), salt: randomBytes(t, saltLen)}
+	if profile == srtp.ProtectionProfileAeadAes128Gcm {
+		g, err := newGCMSealer(keys.key, keys.salt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys.gcm = g
+	}
+	return keys
+}
+
 // drain reads and drops u's datagrams until u is closed.
 func drain(u *net.UDPConn) {
 	go func() {
@@ -208,16 +225,7 @@ func checkDTLSSecrets(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPP
 // context decrypts, for both profiles, forwarded and retransmitted packets.
 func TestDirectSenderDecrypts(t *testing.T) {
 	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
-		keyLen, _ := profile.KeyLen()
-		saltLen, _ := profile.SaltLen()
-		keys := &srtpKeys{profile: profile, key: randomBytes(t, keyLen), salt: randomBytes(t, saltLen)}
-		if profile == srtp.ProtectionProfileAeadAes128Gcm {
-			g, err := newGCMSealer(keys.key, keys.salt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys.gcm = g
-		}
+		keys := randomKeys(t, profile)
 		rx, err := srtp.CreateContext(keys.key, keys.salt, profile)
 		if err != nil {
 			t.Fatal(err)
@@ -437,16 +445,7 @@ func TestBatchedRunsDecrypt(t *testing.T) {
 	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
 		for _, gso := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%v/gso=%v", profile, gso), func(t *testing.T) {
-				keyLen, _ := profile.KeyLen()
-				saltLen, _ := profile.SaltLen()
-				keys := &srtpKeys{profile: profile, key: randomBytes(t, keyLen), salt: randomBytes(t, saltLen)}
-				if profile == srtp.ProtectionProfileAeadAes128Gcm {
-					g, err := newGCMSealer(keys.key, keys.salt)
-					if err != nil {
-						t.Fatal(err)
-					}
-					keys.gcm = g
-				}
+				keys := randomKeys(t, profile)
 				rx := listenLoopback(t, "udp4", "127.0.0.1")
 				_ = rx.SetReadBuffer(1 << 20)
 				sock := mediaSocketOf(t, listenLoopback(t, "udp4", "127.0.0.1"))

@@ -145,11 +145,17 @@ func (w *datagramWriter) sendSegmented(raw syscall.RawConn, buf []byte, seg int,
 	w.errno = 0
 	err := raw.Write(w.gsoFn)
 	w.iov.Base, w.msg = nil, syscall.Msghdr{}
+	return w.outcome(err, "sendmsg")
+}
+
+// outcome is the error of a write whose descriptor callback returned err
+// and left w.errno from the system call op.
+func (w *datagramWriter) outcome(err error, op string) error {
 	if err != nil {
 		return err
 	}
 	if w.errno != 0 {
-		return os.NewSyscallError("sendmsg", w.errno)
+		return os.NewSyscallError(op, w.errno)
 	}
 	return nil
 }
@@ -180,13 +186,7 @@ func (w *datagramWriter) write(raw syscall.RawConn, pkt []byte, dst *sockaddr) e
 	w.pkt, w.dst, w.errno = pkt, dst, 0
 	err := raw.Write(w.fn)
 	w.pkt, w.dst = nil, nil
-	if err != nil {
-		return err
-	}
-	if w.errno != 0 {
-		return os.NewSyscallError("sendto", w.errno)
-	}
-	return nil
+	return w.outcome(err, "sendto")
 }
 
 func (w *datagramWriter) sendto(fd uintptr) bool {
