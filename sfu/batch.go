@@ -207,36 +207,15 @@ func (t *Track) forward() {
 	defer func() { <-readerDone }()
 
 	var b batch
-	var lastTS uint32
-	first := true
 	for b.take(in) {
 		now := time.Now()
 		keep := b.pkts[:0]
 		for _, p := range b.pkts {
-			if err := p.pkt.Unmarshal(p.buf[:p.n]); err != nil {
-				t.log.Debug("drop malformed RTP", "err", err)
+			if t.admit(p, now) {
+				keep = append(keep, p)
+			} else {
 				b.drop = append(b.drop, p)
-				continue
 			}
-			t.packets.Add(1)
-			t.bytes.Add(uint64(p.n))
-			t.lostPkts.Store(t.seq.add(p.pkt.SequenceNumber))
-			if first || int32(p.pkt.Timestamp-lastTS) > 0 {
-				first, lastTS = false, p.pkt.Timestamp
-				t.clock.set(p.pkt.Timestamp, now)
-			}
-			if t.paused.Load() {
-				b.drop = append(b.drop, p)
-				continue
-			}
-			if t.cache != nil {
-				t.cache.add(p.pkt.SequenceNumber, p.buf[:p.n])
-			}
-			// The payload handed on keeps the padding, so padding-only
-			// probes are forwarded too: dropping them would leave
-			// sequence-number gaps that subscribers NACK in vain.
-			p.payload = p.buf[p.n-len(p.pkt.Payload)-int(p.pkt.PaddingSize) : p.n]
-			keep = append(keep, p)
 		}
 		b.pkts = keep
 		if len(b.pkts) > 0 {
@@ -249,4 +228,30 @@ func (t *Track) forward() {
 			t.sendPLI()
 		}
 	}
+}
+
+// admit does the bookkeeping of one packet from the publisher that arrived
+// at now (counters, loss estimate, media clock, retransmission cache) and
+// sets its payload. It reports false for a packet not to forward: malformed,
+// or the track paused.
+func (t *Track) admit(p *inPacket, now time.Time) bool {
+	if err := p.pkt.Unmarshal(p.buf[:p.n]); err != nil {
+		t.log.Debug("drop malformed RTP", "err", err)
+		return false
+	}
+	t.packets.Add(1)
+	t.bytes.Add(uint64(p.n))
+	t.lostPkts.Store(t.seq.add(p.pkt.SequenceNumber))
+	t.clock.advance(p.pkt.Timestamp, now)
+	if t.paused.Load() {
+		return false
+	}
+	if t.cache != nil {
+		t.cache.add(p.pkt.SequenceNumber, p.buf[:p.n])
+	}
+	// The payload handed on keeps the padding, so padding-only probes are
+	// forwarded too: dropping them would leave sequence-number gaps that
+	// subscribers NACK in vain.
+	p.payload = p.buf[p.n-len(p.pkt.Payload)-int(p.pkt.PaddingSize) : p.n]
+	return true
 }

@@ -140,6 +140,18 @@ func (m *mediaSockets) socketFor(local netip.AddrPort) *mediaSocket {
 	return nil
 }
 
+// writeEach sends buf to r's destination as datagrams of seg bytes, the
+// last possibly shorter, one system call each. It stops at the first
+// error.
+func (w *datagramWriter) writeEach(r *route, buf []byte, seg int) error {
+	for off := 0; off < len(buf); off += seg {
+		if err := w.writeTo(r, buf[off:min(off+seg, len(buf))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // candidateAddr is an ICE candidate's transport address.
 func candidateAddr(c *webrtc.ICECandidate) (netip.AddrPort, bool) {
 	if c == nil || c.Protocol != webrtc.ICEProtocolUDP {
@@ -212,10 +224,40 @@ type directSender struct {
 	hdr rtp.Header
 }
 
-// seal writes hdr and payload, with pad bytes of RTP padding after it, into
-// buf as an SRTP packet and returns it. hdr's P bit must be set when pad is
-// not 0. buf needs room for the packet and srtpOverhead.
+// use makes keys the session s seals with, starting its SRTP state afresh
+// when they change. The caller holds s.mu.
+func (s *directSender) use(keys *srtpKeys) error {
+	if s.keys == keys {
+		return nil
+	}
+	s.keys, s.roc, s.ctx = keys, rolloverCounter{}, nil
+	if keys.gcm == nil {
+		ctx, err := keys.newContext()
+		if err != nil {
+			return err
+		}
+		s.ctx = ctx
+	}
+	return nil
+}
+
+// seal writes hdr and payload, with pad bytes of RTP padding after it (the
+// P bit then set), into buf as an SRTP packet with keys and returns it.
+// buf needs room for the packet and srtpOverhead.
 func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload []byte, pad int, buf []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.use(keys); err != nil {
+		return nil, err
+	}
+	return s.sealLocked(hdr, payload, pad, buf)
+}
+
+// sealLocked is seal with the keys in use; the caller holds s.mu.
+func (s *directSender) sealLocked(hdr *rtp.Header, payload []byte, pad int, buf []byte) ([]byte, error) {
+	if pad > 0 {
+		hdr.Padding = true
+	}
 	n, err := hdr.MarshalTo(buf)
 	if err != nil {
 		return nil, fmt.Errorf("marshal RTP header: %w", err)
@@ -231,21 +273,9 @@ func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload []byte, pad
 		buf[n+pad-1] = byte(pad)
 		n += pad
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys != keys {
-		s.keys, s.roc, s.ctx = keys, rolloverCounter{}, nil
-		if keys.gcm == nil {
-			ctx, err := keys.newContext()
-			if err != nil {
-				return nil, err
-			}
-			s.ctx = ctx
-		}
-	}
-	if keys.gcm != nil {
+	if gcm := s.keys.gcm; gcm != nil {
 		roc := s.roc.forSeq(hdr.SequenceNumber)
-		return keys.gcm.seal(buf, hl, n, hdr.SSRC, roc, hdr.SequenceNumber, &s.iv), nil
+		return gcm.seal(buf, hl, n, hdr.SSRC, roc, hdr.SequenceNumber, &s.iv), nil
 	}
 	out, err := s.ctx.EncryptRTP(buf[:n], buf[:n], &s.hdr)
 	if err != nil {
@@ -254,10 +284,10 @@ func (s *directSender) seal(keys *srtpKeys, hdr *rtp.Header, payload []byte, pad
 	return out, nil
 }
 
-// send seals one packet for r in e's buffer and writes it to the socket with
-// e's writer. It returns false when the packet was not sent.
+// send seals one packet for r in e's run buffer and writes it to the socket
+// with e's writer. It returns false when the packet was not sent.
 func (s *directSender) send(r *route, hdr *rtp.Header, payload []byte, e *egress) bool {
-	pkt, err := s.seal(r.keys, hdr, payload, 0, e.buf[:])
+	pkt, err := s.seal(r.keys, hdr, payload, 0, e.runBuffer(1))
 	if err != nil {
 		return false
 	}
@@ -267,26 +297,32 @@ func (s *directSender) send(r *route, hdr *rtp.Header, payload []byte, e *egress
 // sendRun seals one run of a batch (batch.go) for r, with b's SSRC and
 // payload type, end to end in e's run buffer, and writes it in one
 // segmented send. Every packet but the last is padded to the run's size,
-// so every sealed packet but the last has one length. It returns false
-// when the run was not sent.
+// so every sealed packet but the last has one length. The lock is taken
+// once for the run and released before the write. It returns false when
+// the run was not sent.
 func (s *directSender) sendRun(r *route, b *binding, pkts []*inPacket, e *egress) bool {
 	buf := e.runBuffer(len(pkts))
 	off, seg := 0, 0
+	s.mu.Lock()
+	err := s.use(r.keys)
 	for i, p := range pkts {
+		if err != nil {
+			break
+		}
 		pad := p.pad
 		if i == len(pkts)-1 {
 			pad = 0
 		}
-		hdr := e.rewrite(b, &p.pkt.Header)
-		hdr.Padding = hdr.Padding || pad > 0
-		out, err := s.seal(r.keys, hdr, p.payload, pad, buf[off:])
-		if err != nil {
-			return false
-		}
+		var out []byte
+		out, err = s.sealLocked(e.rewrite(b, &p.pkt.Header), p.payload, pad, buf[off:])
 		if i == 0 {
 			seg = len(out)
 		}
 		off += len(out)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return false
 	}
 	return e.w.writeSegments(r, buf[:off], seg) == nil
 }

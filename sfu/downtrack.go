@@ -48,10 +48,10 @@ type DownTrack struct {
 // own, reused for every copy, so nothing is shared or allocated per packet.
 type egress struct {
 	hdr rtp.Header
-	buf [maxPacketSize + srtpOverhead]byte
 	w   datagramWriter
-	// run holds one run of a batch sealed end to end (batch.go), grown to
-	// the longest run the goroutine has sent.
+	// run holds the packets of one run of a batch sealed end to end
+	// (batch.go), or one retransmission; it grows to the longest run the
+	// goroutine has sent.
 	run []byte
 }
 
@@ -174,8 +174,9 @@ func (d *DownTrack) writeBatch(bt *batch, e *egress) {
 	// A failed write concerns this subscriber only (its transport is closing);
 	// the others go on. Before the transport is up pion drops the packet and
 	// reports 0 bytes.
-	var sent, direct, bytes, dropped uint64
-	if r := d.directRoute(); r != nil {
+	var sent, bytes, dropped uint64
+	r := d.directRoute()
+	if r != nil {
 		for _, run := range bt.runs {
 			pkts := bt.pkts[run.start:run.end]
 			if !d.direct.sendRun(r, b, pkts, e) {
@@ -185,7 +186,6 @@ func (d *DownTrack) writeBatch(bt *batch, e *egress) {
 			sent += uint64(len(pkts))
 			bytes += uint64(run.bytes)
 		}
-		direct = sent
 	} else {
 		for _, p := range bt.pkts {
 			n, err := b.writer.WriteRTP(e.rewrite(b, &p.pkt.Header), p.payload)
@@ -203,8 +203,8 @@ func (d *DownTrack) writeBatch(bt *batch, e *egress) {
 	if sent == 0 {
 		return
 	}
-	if direct > 0 {
-		d.directSent.Add(direct)
+	if r != nil {
+		d.directSent.Add(sent)
 	}
 	d.sent.Add(sent)
 	d.bytes.Add(bytes)

@@ -115,12 +115,7 @@ func (w *datagramWriter) writeSegments(r *route, buf []byte, seg int) error {
 		}
 		r.sock.disableGSO(err)
 	}
-	for off := 0; off < len(buf); off += seg {
-		if err := w.writeTo(r, buf[off:min(off+seg, len(buf))]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.writeEach(r, buf, seg)
 }
 
 // sendSegmented makes one sendmsg with a UDP_SEGMENT of seg bytes.

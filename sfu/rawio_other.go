@@ -35,12 +35,7 @@ const gsoSupported = false
 // writeSegments sends buf to r's destination as datagrams of seg bytes, the
 // last possibly shorter, one at a time.
 func (w *datagramWriter) writeSegments(r *route, buf []byte, seg int) error {
-	for off := 0; off < len(buf); off += seg {
-		if err := w.writeTo(r, buf[off:min(off+seg, len(buf))]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.writeEach(r, buf, seg)
 }
 
 // wrapMediaConn leaves the socket as it is off Linux.

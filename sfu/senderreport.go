@@ -20,11 +20,28 @@ const maxReportsPerPacket = 32
 
 // mediaClock maps a track's RTP timestamps to the server's wall clock: the
 // timestamp of the latest frame and when its first packet arrived. The
-// forwarding goroutine sets it once per frame; sender reports read it.
+// forwarding goroutine advances it with every packet; sender reports read
+// it.
 type mediaClock struct {
 	mu sync.Mutex
 	ts uint32
 	at time.Time
+
+	// seen and last are the forwarding goroutine's own: whether a packet
+	// came, and the latest timestamp.
+	seen bool
+	last uint32
+}
+
+// advance notes a packet of timestamp ts that arrived at at: the first
+// packet of a later frame moves the clock (under the lock, once per
+// frame); others leave it.
+func (c *mediaClock) advance(ts uint32, at time.Time) {
+	if c.seen && int32(ts-c.last) <= 0 {
+		return
+	}
+	c.seen, c.last = true, ts
+	c.set(ts, at)
 }
 
 func (c *mediaClock) set(ts uint32, at time.Time) {
