@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -250,8 +251,8 @@ func (l slogLeveled) Debug(msg string)                  { l.log.Debug(msg) }
 func (l slogLeveled) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args) }
 func (l slogLeveled) Info(msg string)                   { l.log.Debug(msg) }
 func (l slogLeveled) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args) }
-func (l slogLeveled) Warn(msg string)                   { l.log.Warn(msg) }
-func (l slogLeveled) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args) }
+func (l slogLeveled) Warn(msg string)                   { l.warn(msg) }
+func (l slogLeveled) Warnf(format string, args ...any)  { l.warn(fmt.Sprintf(format, args...)) }
 func (l slogLeveled) Error(msg string)                  { l.log.Error(msg) }
 func (l slogLeveled) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args) }
 
@@ -260,4 +261,29 @@ func (l slogLeveled) logf(level slog.Level, format string, args []any) {
 	if l.log.Enabled(ctx, level) {
 		l.log.Log(ctx, level, fmt.Sprintf(format, args...))
 	}
+}
+
+// warn logs a pion warning at Warn, or at Debug when it is routine.
+func (l slogLeveled) warn(msg string) {
+	if routineWarning(msg) {
+		l.log.Debug(msg)
+		return
+	}
+	l.log.Warn(msg)
+}
+
+// routineWarning tells the pion warnings that every join or leave produces
+// and that say nothing is wrong: ICE checks begun before the remote
+// candidates trickle in, and the readers of a closing connection finding it
+// closed. A mass join of 500 logged over 2 000 of them at Warn.
+func routineWarning(msg string) bool {
+	switch {
+	case strings.HasPrefix(msg, "Failed to ping without candidate pairs"),
+		msg == "Failed to accept RTP stream is already closed",
+		msg == "Failed to accept RTCP stream is already closed":
+		return true
+	case strings.HasPrefix(msg, "Failed to read from candidate"):
+		return strings.HasSuffix(msg, io.ErrClosedPipe.Error()) || strings.HasSuffix(msg, net.ErrClosed.Error())
+	}
+	return false
 }
