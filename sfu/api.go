@@ -37,21 +37,24 @@ type Config struct {
 	PublicIPs []string
 	// Logger receives the core's logs; nil discards them.
 	Logger *slog.Logger
-	// NoDirectSend keeps every forwarded packet on pion's write path
-	// instead of the direct path (direct.go).
+	// NoDirectSend keeps every packet on pion's paths: forwarded packets
+	// on its write path instead of the direct path (direct.go), publishers'
+	// packets on its receive path (receive.go).
 	NoDirectSend bool
 }
 
 // API is the shared pion API every Peer is built from: one MediaEngine, one
-// interceptor registry and one UDP socket per address for all peers.
+// set of interceptors and one UDP socket per address for all peers.
 type API struct {
-	media    *webrtc.MediaEngine
-	registry *interceptor.Registry
-	settings webrtc.SettingEngine
-	mux      *ice.MultiUDPMuxDefault
-	sockets  *mediaSockets
-	log      *slog.Logger
-	direct   bool // direct sending allowed
+	media *webrtc.MediaEngine
+	// interceptors are the factories of every peer's chain, after the
+	// peer's own directReceiver.
+	interceptors []interceptor.Factory
+	settings     webrtc.SettingEngine
+	mux          *ice.MultiUDPMuxDefault
+	sockets      *mediaSockets
+	log          *slog.Logger
+	direct       bool // direct sending allowed
 
 	peers   atomic.Int64 // peers created and not yet closed
 	created atomic.Int64 // peers ever created
@@ -82,12 +85,12 @@ func NewAPI(cfg Config) (*API, error) {
 		}
 	}
 	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend}
-	registry, err := newInterceptors()
+	interceptors, err := newInterceptors()
 	if err != nil {
 		return nil, err
 	}
 	// Registered last, so it sees what the NACK generator writes.
-	registry.Add(nackCounterFactory{n: &a.gone.nacksOut})
+	interceptors = append(interceptors, nackCounterFactory{n: &a.gone.nacksOut})
 
 	sockets, err := newMediaSockets(log)
 	if err != nil {
@@ -137,7 +140,7 @@ func NewAPI(cfg Config) (*API, error) {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 
-	a.media, a.registry, a.settings, a.mux, a.sockets = m, registry, se, mux, sockets
+	a.media, a.interceptors, a.settings, a.mux, a.sockets = m, interceptors, se, mux, sockets
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(a.done)
@@ -147,14 +150,20 @@ func NewAPI(cfg Config) (*API, error) {
 }
 
 // peerAPI builds the pion API of one peer: the shared media engine,
-// interceptors and sockets, with DTLS hooks that capture that peer's keys.
-func (a *API) peerAPI(secrets *dtlsSecrets) *webrtc.API {
+// interceptors and sockets, with DTLS hooks that capture that peer's keys
+// and the peer's direct receiver innermost in its chain.
+func (a *API) peerAPI(secrets *dtlsSecrets, rx *directReceiver) *webrtc.API {
 	se := a.settings
 	se.SetDTLSServerHelloMessageHook(secrets.serverHello)
 	se.SetDTLSKeyLogWriter(secrets)
+	registry := &interceptor.Registry{}
+	registry.Add(receiverFactory{r: rx})
+	for _, f := range a.interceptors {
+		registry.Add(f)
+	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(a.media),
-		webrtc.WithInterceptorRegistry(a.registry),
+		webrtc.WithInterceptorRegistry(registry),
 		webrtc.WithSettingEngine(se),
 	)
 }
@@ -168,8 +177,7 @@ func (a *API) peerAPI(secrets *dtlsSecrets) *webrtc.API {
 //     packets sent directly);
 //   - transport-cc feedback toward publishers, so their bandwidth estimation
 //     can ramp up.
-func newInterceptors() (*interceptor.Registry, error) {
-	registry := &interceptor.Registry{}
+func newInterceptors() ([]interceptor.Factory, error) {
 	generator, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("nack generator: %w", err)
@@ -182,10 +190,7 @@ func newInterceptors() (*interceptor.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport-cc feedback: %w", err)
 	}
-	registry.Add(generator)
-	registry.Add(receiverReports)
-	registry.Add(transportCC)
-	return registry, nil
+	return []interceptor.Factory{generator, receiverReports, transportCC}, nil
 }
 
 // Peers is the number of peers created and not yet closed.

@@ -48,6 +48,8 @@ type mediaSocket struct {
 	// noGSO is set once a segmented send failed in a way that says the
 	// socket cannot segment; its datagrams then go one by one.
 	noGSO atomic.Bool
+	// rx are the direct receivers of the peers this socket talks to.
+	rx receivers
 }
 
 const (
@@ -106,10 +108,11 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 	if err != nil {
 		return c, nil
 	}
+	sock := &mediaSocket{conn: u, raw: raw, log: m.log}
 	m.mu.Lock()
-	m.conns = append(m.conns, &mediaSocket{conn: u, raw: raw, log: m.log})
+	m.conns = append(m.conns, sock)
 	m.mu.Unlock()
-	return wrapMediaConn(u, raw), nil
+	return wrapMediaConn(u, raw, &sock.rx), nil
 }
 
 // socketFor finds the media socket a local ICE candidate stands for: the one
@@ -165,49 +168,82 @@ func candidateAddr(c *webrtc.ICECandidate) (netip.AddrPort, bool) {
 }
 
 // updateRoute works out the peer's direct route from the connection state,
-// the selected candidate pair and the captured keys. It runs on pion's
-// callbacks, serialized by routeMu.
+// the selected candidate pair and the captured keys, and registers the
+// peer's direct receiver for datagrams from the route's address. It runs
+// on pion's callbacks, serialized by routeMu.
 func (p *Peer) updateRoute() {
 	if !p.owner.direct {
 		return
 	}
 	p.routeMu.Lock()
 	defer p.routeMu.Unlock()
+	r, keep := p.findRoute()
+	if keep {
+		return
+	}
+	p.route.Store(r)
+	if r == nil {
+		p.registerReceiver(nil, netip.AddrPort{})
+		return
+	}
+	if err := p.rx.start(r.keys); err != nil {
+		p.log.Warn("direct receiving off", "err", err)
+		p.registerReceiver(nil, netip.AddrPort{})
+		return
+	}
+	p.registerReceiver(r.sock, r.to)
+}
+
+// findRoute returns the route the peer should have now, or keep when the
+// current one stands.
+func (p *Peer) findRoute() (r *route, keep bool) {
 	switch p.pc.ConnectionState() {
 	case webrtc.PeerConnectionStateConnected:
 	case webrtc.PeerConnectionStateDisconnected:
-		return // ICE may come back on the same pair; keep the route
+		return nil, true // ICE may come back on the same pair; keep the route
 	default:
-		p.route.Store(nil)
-		return
+		return nil, false
 	}
 	keys, err := p.secrets.serverKeys()
 	if err != nil {
 		p.log.Debug("direct sending off", "err", err)
-		p.route.Store(nil)
-		return
+		return nil, false
 	}
 	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
-		return
+		return nil, true
 	}
 	local, ok1 := candidateAddr(pair.Local)
 	remote, ok2 := candidateAddr(pair.Remote)
 	if !ok1 || !ok2 {
-		p.route.Store(nil)
-		return
+		return nil, false
 	}
 	sock := p.owner.sockets.socketFor(local)
 	if sock == nil {
 		p.log.Debug("direct sending off: no media socket for the local candidate", "local", local)
-		p.route.Store(nil)
-		return
+		return nil, false
 	}
-	if r := p.route.Load(); r != nil && r.sock == sock && r.to == remote {
-		return
+	if cur := p.route.Load(); cur != nil && cur.sock == sock && cur.to == remote {
+		return nil, true
 	}
-	p.route.Store(&route{sock: sock, to: remote, dst: newSockaddr(remote), keys: keys})
 	p.log.Debug("direct sending on", "via", local, "to", remote, "profile", keys.profile.String())
+	return &route{sock: sock, to: remote, dst: newSockaddr(remote), keys: keys}, false
+}
+
+// registerReceiver makes sock hand the datagrams from addr to the peer's
+// direct receiver, instead of wherever it did before; a nil sock
+// unregisters it. Callers hold routeMu.
+func (p *Peer) registerReceiver(sock *mediaSocket, addr netip.AddrPort) {
+	if p.rxAt == sock && p.rxTo == addr {
+		return
+	}
+	if p.rxAt != nil {
+		p.rxAt.rx.set(p.rxTo, nil, p.rx)
+	}
+	p.rxAt, p.rxTo = sock, addr
+	if sock != nil {
+		sock.rx.set(addr, p.rx, nil)
+	}
 }
 
 // directSender is one down track's SRTP state for direct sending. The

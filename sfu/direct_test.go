@@ -216,6 +216,9 @@ func checkDTLSSecrets(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPP
 	if !bytes.Equal(keys.key, cfg.Keys.RemoteMasterKey) || !bytes.Equal(keys.salt, cfg.Keys.RemoteMasterSalt) {
 		t.Fatal("derived keys are not the server's SRTP keys")
 	}
+	if !bytes.Equal(keys.recvKey, cfg.Keys.LocalMasterKey) || !bytes.Equal(keys.recvSalt, cfg.Keys.LocalMasterSalt) {
+		t.Fatal("derived receive keys are not the client's SRTP keys")
+	}
 	if (keys.gcm != nil) != (profile == dtls.SRTP_AEAD_AES_128_GCM) {
 		t.Fatalf("gcm sealer %v for %v", keys.gcm != nil, profile)
 	}
@@ -375,7 +378,7 @@ func TestRawReadConn(t *testing.T) {
 	for _, network := range []struct{ name, ip string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
 		t.Run(network.name, func(t *testing.T) {
 			sock := mediaSocketOf(t, listenLoopback(t, network.name, network.ip))
-			c, ok := wrapMediaConn(sock.conn, sock.raw).(interface {
+			c, ok := wrapMediaConn(sock.conn, sock.raw, nil).(interface {
 				ReadFromAddrPort([]byte) (int, netip.AddrPort, error)
 				SetReadDeadline(time.Time) error
 				Close() error
@@ -414,7 +417,7 @@ func TestRawReadConn(t *testing.T) {
 // without allocating.
 func TestRawConnWrites(t *testing.T) {
 	sock := mediaSocketOf(t, listenLoopback(t, "udp4", "127.0.0.1"))
-	c, ok := wrapMediaConn(sock.conn, sock.raw).(interface {
+	c, ok := wrapMediaConn(sock.conn, sock.raw, nil).(interface {
 		WriteToAddrPort([]byte, netip.AddrPort) (int, error)
 	})
 	if !ok {

@@ -15,8 +15,11 @@
 // own AES-GCM (srtpgcm.go), and writes a batch's packets to the media socket
 // in one segmented send (UDP GSO) with a raw system call (rawio_linux.go).
 // The fan-out never waits on a subscriber: a full socket buffer drops the
-// datagrams. ICE, DTLS, RTCP and the publishers' side stay with pion; the
-// Peer sends its own sender reports.
+// datagrams. A publisher's RTP takes the direct path the other way
+// (receive.go): the socket's reader decrypts it and queues it for the track,
+// around pion's chain of receive goroutines, yet through pion's receive
+// interceptors (NACKs, receiver reports, transport-cc feedback). ICE, DTLS
+// and RTCP stay with pion; the Peer sends its own sender reports.
 //
 // The package imports pion and nothing of Confab's; rooms and signaling sit above.
 package sfu

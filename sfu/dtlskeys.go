@@ -38,11 +38,14 @@ type dtlsSecrets struct {
 	keys         *srtpKeys
 }
 
-// srtpKeys are the server's sending keys of one DTLS session.
+// srtpKeys are the SRTP keys of one DTLS session: the server's sending
+// keys, and the peer's (recvKey, recvSalt) for receiving.
 type srtpKeys struct {
-	profile srtp.ProtectionProfile
-	key     []byte
-	salt    []byte
+	profile  srtp.ProtectionProfile
+	key      []byte
+	salt     []byte
+	recvKey  []byte
+	recvSalt []byte
 	// gcm seals packets when the profile is AEAD_AES_128_GCM; nil for
 	// the others, which use pion's srtp.Context.
 	gcm *gcmSealer
@@ -109,7 +112,11 @@ func (s *dtlsSecrets) serverKeys() (*srtpKeys, error) {
 	if err := cfg.ExtractSessionKeysFromDTLS(s, false); err != nil {
 		return nil, fmt.Errorf("derive SRTP keys: %w", err)
 	}
-	keys := &srtpKeys{profile: s.profile, key: cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt}
+	keys := &srtpKeys{
+		profile: s.profile,
+		key:     cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt,
+		recvKey: cfg.Keys.RemoteMasterKey, recvSalt: cfg.Keys.RemoteMasterSalt,
+	}
 	if s.profile == srtp.ProtectionProfileAeadAes128Gcm {
 		g, err := newGCMSealer(keys.key, keys.salt)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,12 @@ type Peer struct {
 	secrets *dtlsSecrets
 	route   atomic.Pointer[route]
 	routeMu sync.Mutex
+	// rx receives the peer's RTP around pion's receive path once its
+	// route is known (receive.go); rxAt is where it is registered, under
+	// routeMu.
+	rx   *directReceiver
+	rxAt *mediaSocket
+	rxTo netip.AddrPort
 
 	// reportSlot says in which tenth of each second the API's reporter
 	// sends this peer's sender reports.
@@ -71,7 +78,8 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		log = a.log
 	}
 	secrets := &dtlsSecrets{}
-	pc, err := a.peerAPI(secrets).NewPeerConnection(webrtc.Configuration{
+	rx := newDirectReceiver(log)
+	pc, err := a.peerAPI(secrets, rx).NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
@@ -83,6 +91,7 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		id:         id,
 		pc:         pc,
 		secrets:    secrets,
+		rx:         rx,
 		reportSlot: int(a.created.Add(1) % reportSlots),
 		owner:      a,
 		log:        log,
@@ -427,10 +436,15 @@ func (p *Peer) Close() error {
 	p.mu.Unlock()
 
 	err := p.pc.Close()
+	p.routeMu.Lock()
+	p.registerReceiver(nil, netip.AddrPort{})
+	p.routeMu.Unlock()
+	p.rx.close()
 	p.wg.Wait()
 	p.owner.peers.Add(-1)
 	p.owner.mu.Lock()
 	delete(p.owner.live, p)
+	p.owner.gone.retireReceiver(p.rx)
 	p.owner.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("close peer connection: %w", err)

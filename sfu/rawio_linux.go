@@ -211,35 +211,43 @@ type rawReadConn struct {
 	fn      func(fd uintptr) bool
 
 	writers sync.Pool // of *datagramWriter
+
+	// rx takes the datagrams of peers with a direct route (receive.go).
+	rx *receivers
 }
 
 // wrapMediaConn gives pion's mux a socket that reads with raw system calls.
-func wrapMediaConn(c *net.UDPConn, raw syscall.RawConn) transport.UDPConn {
-	r := &rawReadConn{UDPConn: c, raw: raw}
+func wrapMediaConn(c *net.UDPConn, raw syscall.RawConn, rx *receivers) transport.UDPConn {
+	r := &rawReadConn{UDPConn: c, raw: raw, rx: rx}
 	r.fn = r.recvfrom
 	r.writers.New = func() any { return new(datagramWriter) }
 	return r
 }
 
-// ReadFromAddrPort reads one datagram (ice.AddrPortReaderWriter, which
-// pion's mux prefers to ReadFrom).
+// ReadFromAddrPort reads one datagram for pion (ice.AddrPortReaderWriter,
+// which pion's mux prefers to ReadFrom). Datagrams the direct receive path
+// takes are not returned; it reads on.
 func (c *rawReadConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.buf, c.n, c.errno = b, 0, 0
-	err := c.raw.Read(c.fn)
-	c.buf = nil
-	if err != nil {
-		return 0, netip.AddrPort{}, err
+	defer func() { c.buf = nil }()
+	for {
+		c.buf, c.n, c.errno = b, 0, 0
+		if err := c.raw.Read(c.fn); err != nil {
+			return 0, netip.AddrPort{}, err
+		}
+		if c.errno != 0 {
+			return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: os.NewSyscallError("recvfrom", c.errno)}
+		}
+		from, ok := addrPortOf(&c.from)
+		if !ok {
+			return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: syscall.EAFNOSUPPORT}
+		}
+		if c.rx != nil && c.rx.take(b[:c.n], from) {
+			continue
+		}
+		return c.n, from, nil
 	}
-	if c.errno != 0 {
-		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: os.NewSyscallError("recvfrom", c.errno)}
-	}
-	from, ok := addrPortOf(&c.from)
-	if !ok {
-		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Addr: c.LocalAddr(), Err: syscall.EAFNOSUPPORT}
-	}
-	return c.n, from, nil
 }
 
 // WriteToAddrPort writes one datagram (the other half of

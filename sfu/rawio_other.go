@@ -39,4 +39,4 @@ func (w *datagramWriter) writeSegments(r *route, buf []byte, seg int) error {
 }
 
 // wrapMediaConn leaves the socket as it is off Linux.
-func wrapMediaConn(c *net.UDPConn, _ syscall.RawConn) transport.UDPConn { return c }
+func wrapMediaConn(c *net.UDPConn, _ syscall.RawConn, _ *receivers) transport.UDPConn { return c }

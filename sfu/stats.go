@@ -24,6 +24,11 @@ type Stats struct {
 	// DirectPacketsOut counts the packets of PacketsOut that the server
 	// encrypted and wrote itself, around pion's write path (direct.go).
 	DirectPacketsOut uint64
+	// DirectPacketsIn counts the packets of PacketsIn that the server read
+	// and decrypted itself, around pion's receive path (receive.go);
+	// DirectDrops, the packets it dropped because a track's queue was full;
+	// DirectDecryptFailures, the packets that failed to decrypt there.
+	DirectPacketsIn, DirectDrops, DirectDecryptFailures uint64
 }
 
 // totals hold the counters of tracks and down tracks that are gone, so the
@@ -32,6 +37,13 @@ type totals struct {
 	packetsIn, bytesIn, plis              atomic.Uint64
 	packetsOut, bytesOut, nacksIn, resent atomic.Uint64
 	nacksOut, directOut                   atomic.Uint64
+	directIn, directDrops, directFailures atomic.Uint64
+}
+
+func (t *totals) retireReceiver(r *directReceiver) {
+	t.directIn.Add(r.received.Load())
+	t.directDrops.Add(r.dropped.Load())
+	t.directFailures.Add(r.failed.Load())
 }
 
 func (t *totals) retireTrack(tr *Track) {
@@ -67,8 +79,13 @@ func (a *API) Stats() Stats {
 		PacketsOut: a.gone.packetsOut.Load(), BytesOut: a.gone.bytesOut.Load(),
 		NACKsReceived: a.gone.nacksIn.Load(), Retransmissions: a.gone.resent.Load(),
 		NACKsSent: a.gone.nacksOut.Load(), DirectPacketsOut: a.gone.directOut.Load(),
+		DirectPacketsIn: a.gone.directIn.Load(), DirectDrops: a.gone.directDrops.Load(),
+		DirectDecryptFailures: a.gone.directFailures.Load(),
 	}
 	for _, p := range peers {
+		s.DirectPacketsIn += p.rx.received.Load()
+		s.DirectDrops += p.rx.dropped.Load()
+		s.DirectDecryptFailures += p.rx.failed.Load()
 		p.mu.Lock()
 		for t := range p.published {
 			s.PublishedTracks++

@@ -439,11 +439,14 @@ func TestDirectSendingProfiles(t *testing.T) {
 			})
 			check.waitIntact(t, 200)
 			st := srv.API.Stats()
-			if check.bad.Load() != 0 || (st.DirectPacketsOut == 0) != tc.noDirect {
-				t.Fatalf("%d intact, %d altered packets; server sent %d of %d packets directly",
-					check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut)
+			if check.bad.Load() != 0 || (st.DirectPacketsOut == 0) != tc.noDirect || (st.DirectPacketsIn == 0) != tc.noDirect {
+				t.Fatalf("%d intact, %d altered packets; server sent %d of %d packets directly, received %d of %d",
+					check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn)
 			}
-			t.Logf("server sent %d of %d packets directly", st.DirectPacketsOut, st.PacketsOut)
+			if st.DirectDecryptFailures != 0 || st.DirectDrops != 0 {
+				t.Errorf("direct receive: %d decryption failures, %d drops", st.DirectDecryptFailures, st.DirectDrops)
+			}
+			t.Logf("server sent %d of %d packets directly, received %d of %d", st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn)
 
 			// The server's own sender reports describe what it sent.
 			for _, rt := range bob.RemoteTracks() {
@@ -488,8 +491,9 @@ func checkOfferedDTLSRole(t *testing.T, setup string, direct bool) {
 		return bob.WaitRemoteTracks(ctx, hasExactly(map[string]string{ann.Self().ID: "ann"}))
 	})
 	check.waitIntact(t, 100)
-	if st := srv.API.Stats(); check.bad.Load() != 0 || (st.DirectPacketsOut > 0) != direct || st.PacketsOut == 0 {
-		t.Fatalf("%d intact, %d altered; server sent %d of %d packets directly (want direct: %v)",
-			check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut, direct)
+	st := srv.API.Stats()
+	if check.bad.Load() != 0 || (st.DirectPacketsOut > 0) != direct || (st.DirectPacketsIn > 0) != direct || st.PacketsOut == 0 {
+		t.Fatalf("%d intact, %d altered; server sent %d of %d packets directly, received %d of %d (want direct: %v)",
+			check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn, direct)
 	}
 }

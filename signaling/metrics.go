@@ -27,6 +27,7 @@ func (s snapshotSource) Snapshot() metrics.Snapshot {
 		PacketsIn: st.PacketsIn, BytesIn: st.BytesIn, PacketsOut: st.PacketsOut, BytesOut: st.BytesOut,
 		NACKsReceived: st.NACKsReceived, NACKsSent: st.NACKsSent,
 		Retransmissions: st.Retransmissions, PLIsSent: st.PLIsSent,
-		DirectPacketsOut: st.DirectPacketsOut,
+		DirectPacketsOut: st.DirectPacketsOut, DirectPacketsIn: st.DirectPacketsIn,
+		DirectDrops: st.DirectDrops, DirectDecryptFailures: st.DirectDecryptFailures,
 	}
 }

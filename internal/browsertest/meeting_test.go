@@ -127,8 +127,12 @@ func TestBrowserMeeting(t *testing.T) {
 	// Chromium decodes what the server encrypted and sent itself (the
 	// direct path, with keys from a DTLS handshake where the server is the
 	// DTLS server).
+	// It also decrypts what Chromium sends on its own (direct receiving).
 	if st := srv.API.Stats(); st.DirectPacketsOut == 0 || st.DirectPacketsOut*10 < st.PacketsOut*9 {
 		t.Errorf("server sent %d of %d packets on the direct path", st.DirectPacketsOut, st.PacketsOut)
+	} else if st.DirectPacketsIn*10 < st.PacketsIn*9 || st.DirectDecryptFailures != 0 {
+		t.Errorf("server received %d of %d packets on the direct path, %d failed to decrypt",
+			st.DirectPacketsIn, st.PacketsIn, st.DirectDecryptFailures)
 	}
 	for _, tab := range tabs {
 		var tiles []string

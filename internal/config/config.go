@@ -71,7 +71,8 @@ type ICE struct {
 	// coturn sharing Secret.
 	TURN TURN `yaml:"turn"`
 	// DirectSend lets the server encrypt and send forwarded packets itself
-	// instead of through pion's per-packet write path (see
+	// instead of through pion's per-packet write path, and (on Linux)
+	// decrypt publishers' packets as the socket reads them (see
 	// docs/benchmarks.md); false keeps pion's path for every packet.
 	DirectSend bool `yaml:"directSend"`
 }

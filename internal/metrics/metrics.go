@@ -36,6 +36,12 @@ type Snapshot struct {
 	// DirectPacketsOut counts the packets of PacketsOut the server encrypted
 	// and wrote itself rather than through pion's write path.
 	DirectPacketsOut uint64
+
+	// DirectPacketsIn counts the packets of PacketsIn the server read and
+	// decrypted itself rather than through pion's receive path;
+	// DirectDrops, packets dropped there because a track's queue was full;
+	// DirectDecryptFailures, packets there that failed to decrypt.
+	DirectPacketsIn, DirectDrops, DirectDecryptFailures uint64
 }
 
 // Source supplies a Snapshot; the server implements it. Snapshot is called

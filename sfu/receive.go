@@ -1,0 +1,290 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// Direct receiving. pion hands a publisher's packet through five
+// goroutines before a track's reader sees it: the UDP mux's reader, the ICE
+// candidate's, the DTLS/SRTP demultiplexer's, the SRTP session's and the
+// track's, each a buffer copy and a wake-up. Once a peer's keys and address
+// are known (the same moment direct sending starts), the socket's reader
+// decrypts the peer's RTP itself and queues it for the track: one hand-off
+// instead of five.
+//
+// The packets still pass pion's receive interceptors (NACK generation,
+// receiver reports, transport-cc feedback): a directReceiver is itself the
+// innermost interceptor of the peer's chain, and the reader it gives each
+// remote stream returns packets from either path, so the interceptors see
+// every packet whichever way it came. Packets pion still carries (before
+// the route is known, for streams the server has not bound, or after a
+// fallback) are moved into the same queue by a pump goroutine per stream.
+//
+// RTCP, STUN and DTLS stay on pion's path, and so does any RTP the direct
+// path cannot place or decrypt.
+
+const (
+	// rxQueueVideo and rxQueueAudio are the packets a remote stream's
+	// queue holds: room for a keyframe's burst while the track's reader is
+	// busy.
+	rxQueueVideo = 128
+	rxQueueAudio = 32
+	// rxFallbackFailures is how many packets of a stream may fail to
+	// decrypt, before any has succeeded, until the stream goes back to
+	// pion's path (whose SRTP state, started earlier, may know the stream's
+	// rollover count when ours does not).
+	rxFallbackFailures = 8
+	// srtpReplayWindow is the replay window of the direct receive context,
+	// pion's default for its sessions.
+	srtpReplayWindow = 64
+)
+
+// rxPacket is one decrypted RTP packet waiting in a stream's queue.
+type rxPacket struct {
+	buf [maxPacketSize]byte
+	n   int
+}
+
+// rxStream is the queue of one remote stream (one SSRC), fed by the socket
+// reader (direct) and by the stream's pump (pion), and read through the
+// peer's interceptors by the track's reader. full is closed when the pump
+// has ended and no direct packet can follow.
+type rxStream struct {
+	ssrc uint32
+	full chan *rxPacket
+	free chan *rxPacket
+
+	// Under directReceiver.mu:
+	closed   bool // full is closed or about to be
+	viaPion  bool // decryption failed; pion carries the stream
+	received bool // a packet was decrypted directly
+	failures int  // packets that failed to decrypt before the first success
+}
+
+func newRxStream(ssrc uint32, size int) *rxStream {
+	s := &rxStream{ssrc: ssrc, full: make(chan *rxPacket, size), free: make(chan *rxPacket, size)}
+	for range size {
+		s.free <- new(rxPacket)
+	}
+	return s
+}
+
+// read is the innermost RTPReader of the stream's interceptor chain.
+func (s *rxStream) read(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+	p, ok := <-s.full
+	if !ok {
+		return 0, a, io.EOF
+	}
+	defer func() { s.free <- p }()
+	if len(b) < p.n {
+		return 0, a, io.ErrShortBuffer
+	}
+	return copy(b, p.buf[:p.n]), a, nil
+}
+
+// directReceiver is one peer's direct receive path and the innermost
+// interceptor of its chain.
+type directReceiver struct {
+	interceptor.NoOp
+	log *slog.Logger
+
+	mu      sync.Mutex
+	streams map[uint32]*rxStream
+	ctx     *srtp.Context // nil until the keys are known
+	hdr     rtp.Header    // scratch for decryption
+
+	// closing ends the pumps' waits for a free slot; wg joins the pumps.
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+
+	// received counts packets decrypted directly; dropped, packets dropped
+	// because their stream's queue was full; failed, packets that did not
+	// decrypt (forged, replayed, or of an unknown rollover count).
+	received, dropped, failed atomic.Uint64
+}
+
+func newDirectReceiver(log *slog.Logger) *directReceiver {
+	return &directReceiver{log: log, streams: make(map[uint32]*rxStream), closing: make(chan struct{})}
+}
+
+// BindRemoteStream gives a remote stream its queue and pump, and returns the
+// reader the rest of the chain reads it through.
+func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
+	size := rxQueueVideo
+	if strings.HasPrefix(strings.ToLower(info.MimeType), "audio/") {
+		size = rxQueueAudio
+	}
+	s := newRxStream(info.SSRC, size)
+	r.mu.Lock()
+	r.streams[info.SSRC] = s
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.pump(s, reader)
+	}()
+	return interceptor.RTPReaderFunc(s.read)
+}
+
+// pump moves the packets pion delivers for s into its queue until pion's
+// stream ends (its track stops or the connection closes), then closes the
+// queue.
+func (r *directReceiver) pump(s *rxStream, pion interceptor.RTPReader) {
+	defer func() {
+		r.mu.Lock()
+		if r.streams[s.ssrc] == s {
+			delete(r.streams, s.ssrc)
+		}
+		s.closed = true
+		r.mu.Unlock()
+		close(s.full)
+	}()
+	for {
+		var p *rxPacket
+		select {
+		case p = <-s.free:
+		case <-r.closing:
+			return
+		}
+		n, _, err := pion.Read(p.buf[:], nil)
+		if err != nil {
+			s.free <- p
+			return
+		}
+		p.n = n
+		s.full <- p
+	}
+}
+
+// start gives r the keys it decrypts with. Calls after the first change
+// nothing: one DTLS session has one set of keys.
+func (r *directReceiver) start(keys *srtpKeys) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx != nil {
+		return nil
+	}
+	ctx, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, keys.profile,
+		srtp.SRTPReplayProtection(srtpReplayWindow))
+	if err != nil {
+		return fmt.Errorf("srtp receive context: %w", err)
+	}
+	r.ctx = ctx
+	return nil
+}
+
+// receive takes pkt, a datagram from the peer's address, when it is RTP of
+// a bound stream: it decrypts it into the stream's queue, or drops it. It
+// reports false for what pion should have (RTCP, unknown streams, streams
+// that fell back).
+func (r *directReceiver) receive(pkt []byte) bool {
+	if len(pkt) < 12 || pkt[0]&0xc0 != 0x80 {
+		return false // not RTP (STUN, DTLS)
+	}
+	if pt := pkt[1] & 0x7f; pt >= 64 && pt <= 95 {
+		return false // RTCP (RFC 5761 §4)
+	}
+	ssrc := binary.BigEndian.Uint32(pkt[8:12])
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.streams[ssrc]
+	if s == nil || s.closed || s.viaPion || r.ctx == nil {
+		return false
+	}
+	var p *rxPacket
+	select {
+	case p = <-s.free:
+	default:
+		r.dropped.Add(1)
+		return true
+	}
+	out, err := r.ctx.DecryptRTP(p.buf[:0], pkt, &r.hdr)
+	if err != nil {
+		s.free <- p
+		r.failed.Add(1)
+		if !s.received {
+			s.failures++
+			if s.failures >= rxFallbackFailures {
+				s.viaPion = true
+				r.log.Info("direct receiving off for a stream: it does not decrypt", "ssrc", ssrc, "err", err)
+			}
+		}
+		return true
+	}
+	s.received = true
+	p.n = len(out)
+	s.full <- p // never blocks: full has room for every slot
+	r.received.Add(1)
+	return true
+}
+
+// close ends the pumps' waits and joins them; pion's streams must be closed
+// first (the peer connection closed), which ends their reads.
+func (r *directReceiver) close() {
+	r.closeOnce.Do(func() { close(r.closing) })
+	r.wg.Wait()
+}
+
+// receiverFactory builds a peer's chain around its own directReceiver.
+type receiverFactory struct{ r *directReceiver }
+
+func (f receiverFactory) NewInterceptor(string) (interceptor.Interceptor, error) { return f.r, nil }
+
+// receivers maps the remote addresses of peers with a direct route to their
+// receivers; the socket's reader consults it for every datagram.
+type receivers struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[netip.AddrPort]*directReceiver]
+}
+
+// lookup finds the receiver of datagrams from addr.
+func (rs *receivers) lookup(addr netip.AddrPort) *directReceiver {
+	m := rs.m.Load()
+	if m == nil {
+		return nil
+	}
+	return (*m)[addr]
+}
+
+// set maps addr to r, or unmaps it when r is nil (if it still maps to old).
+func (rs *receivers) set(addr netip.AddrPort, r, old *directReceiver) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var next map[netip.AddrPort]*directReceiver
+	if cur := rs.m.Load(); cur != nil {
+		if r == nil && (*cur)[addr] != old {
+			return
+		}
+		next = make(map[netip.AddrPort]*directReceiver, len(*cur)+1)
+		for k, v := range *cur {
+			next[k] = v
+		}
+	} else {
+		next = make(map[netip.AddrPort]*directReceiver, 1)
+	}
+	if r == nil {
+		delete(next, addr)
+	} else {
+		next[addr] = r
+	}
+	rs.m.Store(&next)
+}
+
+// take hands a datagram read from addr to its peer's direct receiver and
+// reports whether it was taken.
+func (rs *receivers) take(pkt []byte, addr netip.AddrPort) bool {
+	r := rs.lookup(addr)
+	return r != nil && r.receive(pkt)
+}

@@ -1,0 +1,254 @@
+package sfu
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"go.uber.org/goleak"
+)
+
+// pionStream stands in for pion's SRTP read stream under the chain: what is
+// sent on it is what pion would have decrypted.
+type pionStream chan []byte
+
+func (s pionStream) Read(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+	p, ok := <-s
+	if !ok {
+		return 0, a, io.EOF
+	}
+	return copy(b, p), a, nil
+}
+
+// rtpPacket marshals an RTP packet of ssrc and seq with a payload that
+// names them.
+func rtpPacket(t *testing.T, ssrc uint32, seq uint16, size int) []byte {
+	t.Helper()
+	payload := bytes.Repeat([]byte{byte(seq), byte(ssrc)}, size/2)
+	raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, SSRC: ssrc}, Payload: payload}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestDirectReceive: the media socket's reader decrypts a bound stream's
+// RTP itself and queues it for the chain, and returns to pion everything
+// else (RTCP, unbound streams, STUN); packets pion still delivers reach the
+// same reader; a stream that does not decrypt goes back to pion's path; a
+// full queue drops instead of blocking the socket; closing ends the pumps.
+func TestDirectReceive(t *testing.T) {
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
+		t.Run(profile.String(), func(t *testing.T) { checkDirectReceive(t, profile) })
+	}
+}
+
+func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	keys := randomKeys(t, profile)
+	keyLen, _ := profile.KeyLen()
+	saltLen, _ := profile.SaltLen()
+	keys.recvKey, keys.recvSalt = randomBytes(t, keyLen), randomBytes(t, saltLen)
+	publisher, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := srtp.CreateContext(randomBytes(t, keyLen), randomBytes(t, saltLen), profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rx := newDirectReceiver(slog.New(slog.DiscardHandler))
+	if err := rx.start(keys); err != nil {
+		t.Fatal(err)
+	}
+	const videoSSRC, audioSSRC, forgedSSRC, unboundSSRC = 1111, 2222, 3333, 4444
+	video, audio, forged := make(pionStream), make(pionStream), make(pionStream)
+	videoR := rx.BindRemoteStream(&interceptor.StreamInfo{SSRC: videoSSRC, MimeType: "video/VP8"}, video)
+	audioR := rx.BindRemoteStream(&interceptor.StreamInfo{SSRC: audioSSRC, MimeType: "audio/opus"}, audio)
+	rx.BindRemoteStream(&interceptor.StreamInfo{SSRC: forgedSSRC, MimeType: "video/VP8"}, forged)
+	ended := false
+	t.Cleanup(func() {
+		if !ended {
+			close(video)
+			close(audio)
+			close(forged)
+		}
+		rx.close()
+	})
+
+	sock := mediaSocketOf(t, listenLoopback(t, "udp4", "127.0.0.1"))
+	conn, ok := wrapMediaConn(sock.conn, sock.raw, &sock.rx).(interface {
+		ReadFromAddrPort([]byte) (int, netip.AddrPort, error)
+		SetReadDeadline(time.Time) error
+	})
+	if !ok {
+		t.Skip("reads are not raw here")
+	}
+	tx := listenLoopback(t, "udp4", "127.0.0.1")
+	sock.rx.set(tx.LocalAddr().(*net.UDPAddr).AddrPort(), rx, nil)
+	to := sock.conn.LocalAddr().(*net.UDPAddr)
+	send := func(ctx *srtp.Context, plain []byte) {
+		t.Helper()
+		sealed, err := ctx.EncryptRTP(nil, plain, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.WriteToUDP(sealed, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pionReads reads what the socket hands to pion, in order.
+	pionReads := func(n int) [][]byte {
+		t.Helper()
+		var got [][]byte
+		buf := make([]byte, 1500)
+		for range n {
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			m, _, err := conn.ReadFromAddrPort(buf)
+			if err != nil {
+				t.Fatalf("read for pion: %v", err)
+			}
+			got = append(got, bytes.Clone(buf[:m]))
+		}
+		return got
+	}
+	readChain := func(r interceptor.RTPReader) []byte {
+		t.Helper()
+		buf := make([]byte, 1500)
+		n, _, err := r.Read(buf, nil)
+		if err != nil {
+			t.Fatalf("read through the chain: %v", err)
+		}
+		return buf[:n]
+	}
+
+	// Bound streams are taken; RTCP, an unbound stream and STUN are not.
+	var want [][]byte
+	for seq := uint16(65530); len(want) < 10; seq++ { // across a wrap
+		p := rtpPacket(t, videoSSRC, seq, 1000)
+		want = append(want, p)
+		send(publisher, p)
+	}
+	rtcpish := append([]byte{0x81, 200, 0, 6}, randomBytes(t, 24)...) // a sender report's header
+	unbound := rtpPacket(t, unboundSSRC, 1, 100)
+	stun := append([]byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42}, randomBytes(t, 12)...)
+	for _, p := range [][]byte{rtcpish, unbound, stun} {
+		if _, err := tx.WriteToUDP(p, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := pionReads(3)
+	if !bytes.Equal(got[0], rtcpish) || !bytes.Equal(got[1], unbound) || !bytes.Equal(got[2], stun) {
+		t.Fatalf("pion was handed %d, %d, %d bytes; want the RTCP, the unbound stream's and the STUN datagram", len(got[0]), len(got[1]), len(got[2]))
+	}
+	for i, w := range want {
+		if p := readChain(videoR); !bytes.Equal(p, w) {
+			t.Fatalf("packet %d through the chain differs from the publisher's", i)
+		}
+	}
+	if n := rx.received.Load(); n != uint64(len(want)) {
+		t.Fatalf("%d packets received directly, want %d", n, len(want))
+	}
+
+	// What pion still delivers comes through the same reader.
+	fromPion := rtpPacket(t, audioSSRC, 7, 100)
+	video <- fromPion // arrives on the video reader: pion knows its stream
+	if p := readChain(videoR); !bytes.Equal(p, fromPion) {
+		t.Fatal("a packet pion delivered did not come through the chain")
+	}
+
+	// A stream that does not decrypt goes back to pion after
+	// rxFallbackFailures packets, and pion is handed the rest.
+	for seq := range uint16(rxFallbackFailures + 2) {
+		send(stranger, rtpPacket(t, forgedSSRC, seq, 200))
+	}
+	if got := pionReads(2); len(got) != 2 {
+		t.Fatal("pion was not handed the undecryptable stream")
+	}
+	if n := rx.failed.Load(); n != rxFallbackFailures {
+		t.Fatalf("%d decryption failures, want %d", n, rxFallbackFailures)
+	}
+
+	// A queue nobody reads fills and then drops; the socket goes on. (The
+	// stream's pump holds one slot while it waits for pion.)
+	for seq := range uint16(rxQueueAudio + 5) {
+		send(publisher, rtpPacket(t, audioSSRC, seq, 100))
+	}
+	send(publisher, rtpPacket(t, unboundSSRC, 2, 100))
+	pionReads(1) // the unbound packet, read past the audio that filled the queue
+	if n := rx.dropped.Load(); n != 6 {
+		t.Fatalf("%d packets dropped on a full queue, want 6", n)
+	}
+	if p := readChain(audioR); !bytes.Equal(p, rtpPacket(t, audioSSRC, 0, 100)) {
+		t.Fatal("the audio queue does not start with its first packet")
+	}
+
+	// Streams end when pion's do; close joins the pumps.
+	ended = true
+	close(video)
+	for {
+		if _, _, err := videoR.Read(make([]byte, 1500), nil); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(audio)
+	close(forged)
+}
+
+// TestDirectReceiveAllocs: decrypting a packet into its stream's queue and
+// reading it through the chain allocates nothing.
+func TestDirectReceiveAllocs(t *testing.T) {
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
+		t.Run(profile.String(), func(t *testing.T) {
+			if raceEnabled && profile != srtp.ProtectionProfileAeadAes128Gcm {
+				t.Skip("pion's pooled AES-CM buffers allocate under the race detector")
+			}
+			keys := randomKeys(t, profile)
+			keyLen, _ := profile.KeyLen()
+			saltLen, _ := profile.SaltLen()
+			keys.recvKey, keys.recvSalt = randomBytes(t, keyLen), randomBytes(t, saltLen)
+			publisher, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rx := newDirectReceiver(slog.New(slog.DiscardHandler))
+			if err := rx.start(keys); err != nil {
+				t.Fatal(err)
+			}
+			pion := make(pionStream)
+			r := rx.BindRemoteStream(&interceptor.StreamInfo{SSRC: 5, MimeType: "video/VP8"}, pion)
+			defer rx.close()
+			defer close(pion)
+			const runs = 200
+			sealed := make([][]byte, 0, runs+1)
+			for seq := range uint16(runs + 1) {
+				p, err := publisher.EncryptRTP(nil, rtpPacket(t, 5, seq, 1000), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sealed = append(sealed, p)
+			}
+			buf := make([]byte, 1500)
+			i := 0
+			allocs := testing.AllocsPerRun(runs, func() {
+				rx.receive(sealed[i])
+				i++
+				_, _, _ = r.Read(buf, nil)
+			})
+			if allocs != 0 || rx.received.Load() != runs+1 {
+				t.Fatalf("%.1f allocations per packet; %d of %d received", allocs, rx.received.Load(), runs+1)
+			}
+		})
+	}
+}
