@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -509,5 +511,47 @@ func TestInterceptorPlacement(t *testing.T) {
 				t.Errorf("packet %d dropped after the NACK generator: received %d times, want 0", seq, got)
 			}
 		})
+	}
+}
+
+// TestServerOfferAfterAnswerKeepsICE: a server that sends its first offer
+// right after its first answer, as Confab's does, does not make the client
+// restart ICE. (pion starts ICE for an applied answer asynchronously; an
+// offer applied before then looks like changed credentials to it and
+// restarts ICE with new ones, which the server learns only from the
+// client's answer, discarding the client's checks until then.)
+func TestServerOfferAfterAnswerKeepsICE(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	// On one P the client's read loop applies the offer before pion's
+	// operations goroutine has run, as on a busy machine.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fs := newFakeServer(t)
+	defer fs.Close()
+	const clients = 8
+	for i := range clients {
+		c, err := Dial(ctx, fs.URL(), testOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Join(ctx, "room", fmt.Sprintf("c%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitNegotiations(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitConnected(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ufrags := fs.conn(i).clientUfrags()
+		for deadline := time.Now().Add(5 * time.Second); len(ufrags) < 2 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond) // the answer is on its way to the server
+			ufrags = fs.conn(i).clientUfrags()
+		}
+		if len(ufrags) != 2 || ufrags[0] != ufrags[1] {
+			t.Errorf("client %d: ICE username fragments %v in its offer and answer, want one", i, ufrags)
+		}
 	}
 }

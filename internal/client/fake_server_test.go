@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,6 +60,9 @@ type fakeConn struct {
 	// of the last one.
 	offersSeen int
 	mlines     int
+	// ufrags are the ICE username fragments of the client's descriptions,
+	// offers and answers, in order.
+	ufrags []string
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -181,6 +185,7 @@ func (fc *fakeConn) run() {
 		case protocol.TypeAnswer:
 			var m protocol.SessionDescription
 			_ = json.Unmarshal(data, &m)
+			fc.recordUfrag(m.SDP)
 			if fc.pc == nil || fc.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}) != nil {
 				fc.fail(protocol.CodeNegotiationFailed, "bad answer")
 			}
@@ -221,6 +226,7 @@ func (fc *fakeConn) answer(sdp string) error {
 		fc.pc = pc
 		pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { fc.onTrack(pc, track) })
 	}
+	fc.recordUfrag(sdp)
 	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}
 	parsed, err := offer.Unmarshal()
 	if err != nil {
@@ -292,6 +298,25 @@ func (fc *fakeConn) answer(sdp string) error {
 		}
 	}()
 	return nil
+}
+
+// recordUfrag notes the ICE username fragment of a client description.
+func (fc *fakeConn) recordUfrag(sdp string) {
+	for _, line := range strings.Split(sdp, "\n") {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			fc.mu.Lock()
+			fc.ufrags = append(fc.ufrags, u)
+			fc.mu.Unlock()
+			return
+		}
+	}
+}
+
+// clientUfrags returns the ufrags recordUfrag noted.
+func (fc *fakeConn) clientUfrags() []string {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return append([]string(nil), fc.ufrags...)
 }
 
 // collide sends a server offer, ignoring the client's.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -231,6 +232,7 @@ func (c *Client) answerOffer(sess *session, sdp string) error {
 	// those candidates must follow the answer that carries their credentials.
 	sess.closeCandidateGate()
 	defer c.openCandidateGate(sess)
+	waitICEStarted(sess.pc, iceStartWait)
 	err := sess.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp})
 	if err != nil {
 		return fmt.Errorf("set remote offer: %w", err)
@@ -435,4 +437,26 @@ func (c *Client) sendPublish(locals []*localTrack) error {
 		return fmt.Errorf("send publish: %w", err)
 	}
 	return nil
+}
+
+// iceStartWait bounds waitICEStarted.
+const iceStartWait = 5 * time.Second
+
+// waitICEStarted waits, at most limit, until pion has started ICE for the
+// remote description already applied. pion (v4.2.20) starts it on its
+// operations queue after SetRemoteDescription returns; an offer applied
+// before then finds the agent without remote credentials, takes the
+// offer's for changed ones, and restarts ICE with new local credentials,
+// which the server learns only from the answer: until then it discards the
+// client's checks as bearing the wrong username, and a mass join left some
+// clients connecting for good. The server sends its first offer right
+// after its first answer, so this is the common case, not a corner.
+func waitICEStarted(pc *webrtc.PeerConnection, limit time.Duration) {
+	if pc.CurrentRemoteDescription() == nil {
+		return // the first remote description: nothing to wait for
+	}
+	deadline := time.Now().Add(limit)
+	for pc.ICEConnectionState() == webrtc.ICEConnectionStateNew && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 }
