@@ -15,7 +15,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -175,8 +174,9 @@ func (a *API) peerAPI(secrets *dtlsSecrets, rx *directReceiver) *webrtc.API {
 //   - receiver reports toward publishers (sender reports toward subscribers
 //     are the Peer's own, senderreport.go: the interceptor would not see
 //     packets sent directly);
-//   - transport-cc feedback toward publishers, so their bandwidth estimation
-//     can ramp up.
+//   - no transport-cc interceptor: the feedback toward publishers, which
+//     their bandwidth estimation needs to ramp up, is the directReceiver's
+//     (receive.go), without pion's goroutine hand-off per packet.
 func newInterceptors() ([]interceptor.Factory, error) {
 	generator, err := nack.NewGeneratorInterceptor()
 	if err != nil {
@@ -186,11 +186,7 @@ func newInterceptors() ([]interceptor.Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver reports: %w", err)
 	}
-	transportCC, err := twcc.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("transport-cc feedback: %w", err)
-	}
-	return []interceptor.Factory{generator, receiverReports, transportCC}, nil
+	return []interceptor.Factory{generator, receiverReports}, nil
 }
 
 // Peers is the number of peers created and not yet closed.

@@ -1,7 +1,9 @@
 package sfu
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,9 +11,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
 )
 
@@ -33,6 +38,12 @@ import (
 //
 // RTCP, STUN and DTLS stay on pion's path, and so does any RTP the direct
 // path cannot place or decrypt.
+//
+// Transport-cc feedback is the receiver's own too. pion's interceptor hands
+// every packet over a channel to a goroutine of its own, one more wake-up
+// per packet; the receiver instead records the packet's transport-wide
+// sequence number where it takes it (with pion's twcc.Recorder), and one
+// goroutine per publishing peer sends the feedback every feedbackInterval.
 
 const (
 	// rxQueueVideo and rxQueueAudio are the packets a remote stream's
@@ -48,6 +59,9 @@ const (
 	// srtpReplayWindow is the replay window of the direct receive context,
 	// pion's default for its sessions.
 	srtpReplayWindow = 64
+	// feedbackInterval is the time between transport-cc feedback packets,
+	// pion's and libwebrtc's default.
+	feedbackInterval = 100 * time.Millisecond
 )
 
 // rxPacket is one decrypted RTP packet waiting in a stream's queue.
@@ -64,6 +78,9 @@ type rxStream struct {
 	ssrc uint32
 	full chan *rxPacket
 	free chan *rxPacket
+	// twccID is the transport-wide sequence number's header extension id,
+	// 0 when not negotiated.
+	twccID uint8
 
 	// Under directReceiver.mu:
 	closed   bool // full is closed or about to be
@@ -104,10 +121,19 @@ type directReceiver struct {
 	ctx     *srtp.Context // nil until the keys are known
 	hdr     rtp.Header    // scratch for decryption
 
-	// closing ends the pumps' waits for a free slot; wg joins the pumps.
+	// closing ends the pumps' waits for a free slot and the feedback
+	// loop; wg joins them.
 	closing   chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+
+	// rtcp is the peer's RTCP writer; feedback, started with the first
+	// stream that carries transport-wide sequence numbers, records them.
+	rtcp      interceptor.RTCPWriter
+	feedback  *twcc.Recorder // under fbMu
+	fbMu      sync.Mutex
+	fbStarted bool // under mu
+	epoch     time.Time
 
 	// received counts packets decrypted directly; dropped, packets dropped
 	// because their stream's queue was full; failed, packets that did not
@@ -116,7 +142,18 @@ type directReceiver struct {
 }
 
 func newDirectReceiver(log *slog.Logger) *directReceiver {
-	return &directReceiver{log: log, streams: make(map[uint32]*rxStream), closing: make(chan struct{})}
+	return &directReceiver{
+		log: log, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
+		feedback: twcc.NewRecorder(randomSSRC()), epoch: time.Now(),
+	}
+}
+
+// BindRTCPWriter keeps the peer's RTCP writer for the feedback.
+func (r *directReceiver) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
+	r.mu.Lock()
+	r.rtcp = w
+	r.mu.Unlock()
+	return w
 }
 
 // BindRemoteStream gives a remote stream its queue and pump, and returns the
@@ -127,15 +164,77 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 		size = rxQueueAudio
 	}
 	s := newRxStream(info.SSRC, size)
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI && e.ID > 0 && e.ID < 256 {
+			s.twccID = uint8(e.ID)
+		}
+	}
 	r.mu.Lock()
 	r.streams[info.SSRC] = s
-	r.mu.Unlock()
+	startFeedback := s.twccID != 0 && !r.fbStarted && r.rtcp != nil
+	if startFeedback {
+		r.fbStarted = true
+		r.wg.Add(1)
+	}
 	r.wg.Add(1)
+	r.mu.Unlock()
 	go func() {
 		defer r.wg.Done()
 		r.pump(s, reader)
 	}()
+	if startFeedback {
+		go func() {
+			defer r.wg.Done()
+			r.sendFeedback(r.rtcp)
+		}()
+	}
 	return interceptor.RTPReaderFunc(s.read)
+}
+
+// record notes the arrival of a packet with header h for the transport-cc
+// feedback.
+func (r *directReceiver) record(s *rxStream, h *rtp.Header) {
+	if s.twccID == 0 {
+		return
+	}
+	ext := h.GetExtension(s.twccID)
+	if len(ext) < 2 {
+		return
+	}
+	at := time.Since(r.epoch).Microseconds()
+	r.fbMu.Lock()
+	r.feedback.Record(s.ssrc, binary.BigEndian.Uint16(ext), at)
+	r.fbMu.Unlock()
+}
+
+// sendFeedback sends the transport-cc feedback of what arrived since the
+// last, every feedbackInterval, until the receiver closes.
+func (r *directReceiver) sendFeedback(w interceptor.RTCPWriter) {
+	t := time.NewTicker(feedbackInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.closing:
+			return
+		case <-t.C:
+		}
+		r.fbMu.Lock()
+		pkts := r.feedback.BuildFeedbackPacket()
+		r.fbMu.Unlock()
+		if len(pkts) == 0 {
+			continue
+		}
+		if _, err := w.Write(pkts, nil); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			r.log.Debug("send transport-cc feedback", "err", err)
+		}
+	}
+}
+
+// randomSSRC is a random sender SSRC for the feedback packets.
+func randomSSRC() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // pump moves the packets pion delivers for s into its queue until pion's
@@ -151,19 +250,27 @@ func (r *directReceiver) pump(s *rxStream, pion interceptor.RTPReader) {
 		r.mu.Unlock()
 		close(s.full)
 	}()
+	// The pump reads into a buffer of its own, so that while it waits for
+	// pion it holds none of the queue's slots.
+	var (
+		buf [maxPacketSize]byte
+		hdr rtp.Header
+	)
 	for {
+		n, _, err := pion.Read(buf[:], nil)
+		if err != nil {
+			return
+		}
+		if _, err := hdr.Unmarshal(buf[:n]); err == nil {
+			r.record(s, &hdr)
+		}
 		var p *rxPacket
 		select {
 		case p = <-s.free:
 		case <-r.closing:
 			return
 		}
-		n, _, err := pion.Read(p.buf[:], nil)
-		if err != nil {
-			s.free <- p
-			return
-		}
-		p.n = n
+		p.n = copy(p.buf[:], buf[:n])
 		s.full <- p
 	}
 }
@@ -224,6 +331,7 @@ func (r *directReceiver) receive(pkt []byte) bool {
 		return true
 	}
 	s.received = true
+	r.record(s, &r.hdr)
 	p.n = len(out)
 	s.full <- p // never blocks: full has room for every slot
 	r.received.Add(1)

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
 	"go.uber.org/goleak"
 )
@@ -178,15 +180,14 @@ func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 		t.Fatalf("%d decryption failures, want %d", n, rxFallbackFailures)
 	}
 
-	// A queue nobody reads fills and then drops; the socket goes on. (The
-	// stream's pump holds one slot while it waits for pion.)
+	// A queue nobody reads fills and then drops; the socket goes on.
 	for seq := range uint16(rxQueueAudio + 5) {
 		send(publisher, rtpPacket(t, audioSSRC, seq, 100))
 	}
 	send(publisher, rtpPacket(t, unboundSSRC, 2, 100))
 	pionReads(1) // the unbound packet, read past the audio that filled the queue
-	if n := rx.dropped.Load(); n != 6 {
-		t.Fatalf("%d packets dropped on a full queue, want 6", n)
+	if n := rx.dropped.Load(); n != 5 {
+		t.Fatalf("%d packets dropped on a full queue, want 5", n)
 	}
 	if p := readChain(audioR); !bytes.Equal(p, rtpPacket(t, audioSSRC, 0, 100)) {
 		t.Fatal("the audio queue does not start with its first packet")
@@ -250,5 +251,89 @@ func TestDirectReceiveAllocs(t *testing.T) {
 				t.Fatalf("%.1f allocations per packet; %d of %d received", allocs, rx.received.Load(), runs+1)
 			}
 		})
+	}
+}
+
+// rtcpSink is the peer's RTCP writer as the receiver sees it.
+type rtcpSink chan []rtcp.Packet
+
+func (s rtcpSink) Write(pkts []rtcp.Packet, _ interceptor.Attributes) (int, error) {
+	s <- pkts
+	return len(pkts), nil
+}
+
+// TestTransportFeedback: the receiver records the transport-wide sequence
+// numbers of the packets it takes, from the socket and from pion alike, and
+// sends transport-cc feedback that shows which arrived.
+func TestTransportFeedback(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	profile := srtp.ProtectionProfileAeadAes128Gcm
+	keys := randomKeys(t, profile)
+	keys.recvKey, keys.recvSalt = randomBytes(t, 16), randomBytes(t, 12)
+	publisher, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx := newDirectReceiver(slog.New(slog.DiscardHandler))
+	if err := rx.start(keys); err != nil {
+		t.Fatal(err)
+	}
+	sink := make(rtcpSink, 16)
+	rx.BindRTCPWriter(sink)
+	const ssrc, extID = 77, 3
+	pion := make(pionStream, 1)
+	r := rx.BindRemoteStream(&interceptor.StreamInfo{
+		SSRC: ssrc, MimeType: "video/VP8",
+		RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: extID}},
+	}, pion)
+	defer rx.close()
+	defer close(pion)
+
+	packet := func(seq, twccSeq uint16) []byte {
+		h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, SSRC: ssrc}
+		if err := h.SetExtension(extID, []byte{byte(twccSeq >> 8), byte(twccSeq)}); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := (&rtp.Packet{Header: h, Payload: make([]byte, 300)}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	buf := make([]byte, 1500)
+	pion <- packet(1, 100) // pion's path
+	if _, _, err := r.Read(buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint16(1); i < 10; i++ {
+		if i == 5 {
+			continue // lost
+		}
+		sealed, err := publisher.EncryptRTP(nil, packet(1+i, 100+i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rx.receive(sealed) {
+			t.Fatal("a bound stream's packet was not taken")
+		}
+		if _, _, err := r.Read(buf, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case pkts := <-sink:
+		if len(pkts) != 1 {
+			t.Fatalf("%d feedback packets, want 1", len(pkts))
+		}
+		fb, ok := pkts[0].(*rtcp.TransportLayerCC)
+		if !ok {
+			t.Fatalf("feedback %T, want transport-cc", pkts[0])
+		}
+		if fb.BaseSequenceNumber != 100 || fb.PacketStatusCount != 10 || len(fb.RecvDeltas) != 9 || fb.MediaSSRC != ssrc {
+			t.Fatalf("feedback from %d for %d packets, %d received, media SSRC %d; want from 100 for 10, 9 received, %d",
+				fb.BaseSequenceNumber, fb.PacketStatusCount, len(fb.RecvDeltas), fb.MediaSSRC, ssrc)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no transport-cc feedback")
 	}
 }

@@ -428,7 +428,11 @@ func TestDirectSendingProfiles(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			srv := testserver.Start(t, testserver.Options{NoDirectSend: tc.noDirect})
-			ann := newParticipant(ctx, t, srv, "direct", "ann", client.Options{SRTPProfiles: []dtls.SRTPProtectionProfile{profile}})
+			// Light interceptors put transport-wide sequence numbers on
+			// ann's packets (pion's defaults do not), as browsers do.
+			ann := newParticipant(ctx, t, srv, "direct", "ann", client.Options{
+				SRTPProfiles: []dtls.SRTPProtectionProfile{profile}, LightInterceptors: true,
+			})
 			var check checker
 			bob := newParticipant(ctx, t, srv, "direct", "bob", client.Options{
 				OnPacket:     check.onPacket,
@@ -447,6 +451,24 @@ func TestDirectSendingProfiles(t *testing.T) {
 				t.Errorf("direct receive: %d decryption failures, %d drops", st.DirectDecryptFailures, st.DirectDrops)
 			}
 			t.Logf("server sent %d of %d packets directly, received %d of %d", st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn)
+
+			// The server's transport-cc feedback reaches the publisher,
+			// whichever path its packets took.
+			wait(t, ctx, "transport-cc feedback at ann", func(ctx context.Context) error {
+				for ctx.Err() == nil {
+					var n uint64
+					for _, id := range []string{"video-ann", "audio-ann"} {
+						if st, err := ann.SenderStats(id); err == nil {
+							n += st.TransportFeedback
+						}
+					}
+					if n > 0 {
+						return nil
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				return ctx.Err()
+			})
 
 			// The server's own sender reports describe what it sent.
 			for _, rt := range bob.RemoteTracks() {

@@ -27,7 +27,7 @@ type localTrack struct {
 	sender *webrtc.RTPSender
 
 	// RTCP counted from the sender's ReadRTCP loop, across sessions.
-	pli, fir, nack, rr atomic.Uint64
+	pli, fir, nack, rr, twcc atomic.Uint64
 }
 
 // SenderStats counts the RTCP feedback the server sent for one local track.
@@ -40,6 +40,10 @@ type SenderStats struct {
 	NACK uint64
 	// ReceiverReports counts receiver reports with a block for the track.
 	ReceiverReports uint64
+	// TransportFeedback counts transport-cc feedback packets naming the
+	// track's SSRC as their media SSRC (the feedback covers every stream
+	// of the connection; its media SSRC is one of them).
+	TransportFeedback uint64
 }
 
 // codecCapability is what AddTrack publishes for a MIME type. The fmtp lines
@@ -229,6 +233,10 @@ func (lt *localTrack) count(p rtcp.Packet, ssrc uint32) {
 		if p.MediaSSRC == ssrc {
 			lt.nack.Add(1)
 		}
+	case *rtcp.TransportLayerCC:
+		if p.MediaSSRC == ssrc {
+			lt.twcc.Add(1)
+		}
 	case *rtcp.ReceiverReport:
 		for _, r := range p.Reports {
 			if r.SSRC == ssrc {
@@ -257,6 +265,7 @@ func (c *Client) SenderStats(trackID string) (SenderStats, error) {
 	}
 	return SenderStats{
 		PLI: lt.pli.Load(), FIR: lt.fir.Load(), NACK: lt.nack.Load(), ReceiverReports: lt.rr.Load(),
+		TransportFeedback: lt.twcc.Load(),
 	}, nil
 }
 
