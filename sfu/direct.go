@@ -84,6 +84,8 @@ type mediaSockets struct {
 	log   *slog.Logger
 	mu    sync.Mutex
 	conns []*mediaSocket
+	// index finds direct receivers by SSRC for every socket (receive.go).
+	index ssrcIndex
 }
 
 func newMediaSockets(log *slog.Logger) (*mediaSockets, error) {
@@ -109,10 +111,21 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 		return c, nil
 	}
 	sock := &mediaSocket{conn: u, raw: raw, log: m.log}
+	sock.rx.index = &m.index
 	m.mu.Lock()
 	m.conns = append(m.conns, sock)
 	m.mu.Unlock()
 	return wrapMediaConn(u, raw, &sock.rx), nil
+}
+
+// forget unmaps every address of r on every socket.
+func (m *mediaSockets) forget(r *directReceiver) {
+	m.mu.Lock()
+	conns := append([]*mediaSocket(nil), m.conns...)
+	m.mu.Unlock()
+	for _, c := range conns {
+		c.rx.forget(r)
+	}
 }
 
 // socketFor finds the media socket a local ICE candidate stands for: the one

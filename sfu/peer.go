@@ -78,7 +78,11 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		log = a.log
 	}
 	secrets := &dtlsSecrets{}
-	rx := newDirectReceiver(log)
+	var index *ssrcIndex
+	if a.direct {
+		index = &a.sockets.index
+	}
+	rx := newDirectReceiver(log, index)
 	pc, err := a.peerAPI(secrets, rx).NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
@@ -440,6 +444,7 @@ func (p *Peer) Close() error {
 	p.registerReceiver(nil, netip.AddrPort{})
 	p.routeMu.Unlock()
 	p.rx.close()
+	p.owner.sockets.forget(p.rx) // addresses learned from its packets
 	p.wg.Wait()
 	p.owner.peers.Add(-1)
 	p.owner.mu.Lock()

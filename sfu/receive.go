@@ -129,6 +129,9 @@ type directReceiver struct {
 
 	// rtcp is the peer's RTCP writer; feedback, started with the first
 	// stream that carries transport-wide sequence numbers, records them.
+	// index, when not nil, finds r by its streams' SSRCs.
+	index *ssrcIndex
+
 	rtcp      interceptor.RTCPWriter
 	feedback  *twcc.Recorder // under fbMu
 	fbMu      sync.Mutex
@@ -141,9 +144,9 @@ type directReceiver struct {
 	received, dropped, failed atomic.Uint64
 }
 
-func newDirectReceiver(log *slog.Logger) *directReceiver {
+func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
 	return &directReceiver{
-		log: log, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
+		log: log, index: index, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
 		feedback: twcc.NewRecorder(randomSSRC()), epoch: time.Now(),
 	}
 }
@@ -178,6 +181,9 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	}
 	r.wg.Add(1)
 	r.mu.Unlock()
+	if r.index != nil {
+		r.index.update(info.SSRC, r, nil)
+	}
 	go func() {
 		defer r.wg.Done()
 		r.pump(s, reader)
@@ -248,6 +254,9 @@ func (r *directReceiver) pump(s *rxStream, pion interceptor.RTPReader) {
 		}
 		s.closed = true
 		r.mu.Unlock()
+		if r.index != nil {
+			r.index.update(s.ssrc, nil, r)
+		}
 		close(s.full)
 	}()
 	// The pump reads into a buffer of its own, so that while it waits for
@@ -296,14 +305,15 @@ func (r *directReceiver) start(keys *srtpKeys) error {
 // a bound stream: it decrypts it into the stream's queue, or drops it. It
 // reports false for what pion should have (RTCP, unknown streams, streams
 // that fell back).
-func (r *directReceiver) receive(pkt []byte) bool {
-	if len(pkt) < 12 || pkt[0]&0xc0 != 0x80 {
-		return false // not RTP (STUN, DTLS)
+//
+// With learning set, the datagram comes from an address not (yet) known
+// to be the peer's: it is taken only if it decrypts, and otherwise left to
+// pion without counting against the stream.
+func (r *directReceiver) receive(pkt []byte, learning bool) bool {
+	ssrc, ok := rtpSSRC(pkt)
+	if !ok {
+		return false
 	}
-	if pt := pkt[1] & 0x7f; pt >= 64 && pt <= 95 {
-		return false // RTCP (RFC 5761 §4)
-	}
-	ssrc := binary.BigEndian.Uint32(pkt[8:12])
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.streams[ssrc]
@@ -314,12 +324,18 @@ func (r *directReceiver) receive(pkt []byte) bool {
 	select {
 	case p = <-s.free:
 	default:
+		if learning {
+			return false
+		}
 		r.dropped.Add(1)
 		return true
 	}
 	out, err := r.ctx.DecryptRTP(p.buf[:0], pkt, &r.hdr)
 	if err != nil {
 		s.free <- p
+		if learning {
+			return false
+		}
 		r.failed.Add(1)
 		if !s.received {
 			s.failures++
@@ -338,6 +354,18 @@ func (r *directReceiver) receive(pkt []byte) bool {
 	return true
 }
 
+// rtpSSRC returns the SSRC of an RTP packet, and false for anything else
+// on the socket: STUN, DTLS, RTCP (RFC 5761 §4), runts.
+func rtpSSRC(pkt []byte) (uint32, bool) {
+	if len(pkt) < 12 || pkt[0]&0xc0 != 0x80 {
+		return 0, false
+	}
+	if pt := pkt[1] & 0x7f; pt >= 64 && pt <= 95 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(pkt[8:12]), true
+}
+
 // close ends the pumps' waits and joins them; pion's streams must be closed
 // first (the peer connection closed), which ends their reads.
 func (r *directReceiver) close() {
@@ -351,10 +379,15 @@ type receiverFactory struct{ r *directReceiver }
 func (f receiverFactory) NewInterceptor(string) (interceptor.Interceptor, error) { return f.r, nil }
 
 // receivers maps the remote addresses of peers with a direct route to their
-// receivers; the socket's reader consults it for every datagram.
+// receivers; the socket's reader consults it for every datagram. ICE lets a
+// peer send on any of its valid candidate pairs, not only the selected one
+// (Chromium does, with a host address of its own): RTP from an address
+// not in the map is tried on the receiver whose stream has its SSRC
+// (index), and if it decrypts, its address is added to the map.
 type receivers struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[netip.AddrPort]*directReceiver]
+	mu    sync.Mutex
+	m     atomic.Pointer[map[netip.AddrPort]*directReceiver]
+	index *ssrcIndex
 }
 
 // lookup finds the receiver of datagrams from addr.
@@ -393,6 +426,76 @@ func (rs *receivers) set(addr netip.AddrPort, r, old *directReceiver) {
 // take hands a datagram read from addr to its peer's direct receiver and
 // reports whether it was taken.
 func (rs *receivers) take(pkt []byte, addr netip.AddrPort) bool {
-	r := rs.lookup(addr)
-	return r != nil && r.receive(pkt)
+	if r := rs.lookup(addr); r != nil {
+		return r.receive(pkt, false)
+	}
+	if rs.index == nil {
+		return false
+	}
+	ssrc, ok := rtpSSRC(pkt)
+	if !ok {
+		return false
+	}
+	r := rs.index.lookup(ssrc)
+	if r == nil || !r.receive(pkt, true) {
+		return false
+	}
+	rs.set(addr, r, nil)
+	r.log.Debug("direct receiving from another address of the peer", "from", addr)
+	return true
+}
+
+// forget unmaps every address that maps to r.
+func (rs *receivers) forget(r *directReceiver) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	cur := rs.m.Load()
+	if cur == nil {
+		return
+	}
+	next := make(map[netip.AddrPort]*directReceiver, len(*cur))
+	for k, v := range *cur {
+		if v != r {
+			next[k] = v
+		}
+	}
+	rs.m.Store(&next)
+}
+
+// ssrcIndex maps the SSRCs of the streams bound by peers with direct
+// receiving to their receivers. Publishers pick their SSRCs; should two
+// pick the same, the later one is indexed, and the other's packets from
+// unknown addresses go to pion (they do not decrypt with the wrong keys).
+type ssrcIndex struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[uint32]*directReceiver]
+}
+
+func (x *ssrcIndex) lookup(ssrc uint32) *directReceiver {
+	if m := x.m.Load(); m != nil {
+		return (*m)[ssrc]
+	}
+	return nil
+}
+
+// update maps ssrc to r, or unmaps it when r is nil (if it still maps to
+// old).
+func (x *ssrcIndex) update(ssrc uint32, r, old *directReceiver) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	next := make(map[uint32]*directReceiver)
+	if cur := x.m.Load(); cur != nil {
+		if r == nil && (*cur)[ssrc] != old {
+			return
+		}
+		for k, v := range *cur {
+			next[k] = v
+		}
+	}
+	if r == nil {
+		delete(next, ssrc)
+	} else {
+		next[ssrc] = r
+	}
+	x.m.Store(&next)
 }

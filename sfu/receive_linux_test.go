@@ -68,7 +68,8 @@ func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 		t.Fatal(err)
 	}
 
-	rx := newDirectReceiver(slog.New(slog.DiscardHandler))
+	var index ssrcIndex
+	rx := newDirectReceiver(slog.New(slog.DiscardHandler), &index)
 	if err := rx.start(keys); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +96,7 @@ func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 	if !ok {
 		t.Skip("reads are not raw here")
 	}
+	sock.rx.index = &index
 	tx := listenLoopback(t, "udp4", "127.0.0.1")
 	sock.rx.set(tx.LocalAddr().(*net.UDPAddr).AddrPort(), rx, nil)
 	to := sock.conn.LocalAddr().(*net.UDPAddr)
@@ -161,6 +163,39 @@ func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 		t.Fatalf("%d packets received directly, want %d", n, len(want))
 	}
 
+	// RTP from another address of the peer (ICE lets it send on any valid
+	// pair) is taken once it decrypts, and the address is learned; what
+	// does not decrypt from an unknown address is pion's, and counts for
+	// nothing.
+	other, third := listenLoopback(t, "udp4", "127.0.0.1"), listenLoopback(t, "udp4", "127.0.0.1")
+	good := rtpPacket(t, videoSSRC, 4, 500)
+	sealed, err := publisher.EncryptRTP(nil, good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := stranger.EncryptRTP(nil, rtpPacket(t, videoSSRC, 5, 500), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.WriteToUDP(sealed, to); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := third.WriteToUDP(bad, to); err != nil {
+		t.Fatal(err)
+	}
+	if got := pionReads(1); !bytes.Equal(got[0], bad) {
+		t.Fatal("pion was not handed the packet that does not decrypt")
+	}
+	if p := readChain(videoR); !bytes.Equal(p, good) {
+		t.Fatal("the packet from the peer's other address did not come through the chain")
+	}
+	if sock.rx.lookup(other.LocalAddr().(*net.UDPAddr).AddrPort()) != rx || sock.rx.lookup(third.LocalAddr().(*net.UDPAddr).AddrPort()) != nil {
+		t.Fatal("the other address was not learned, or the stranger's was")
+	}
+	if n := rx.failed.Load(); n != 0 {
+		t.Fatalf("%d decryption failures counted for an unknown address, want 0", n)
+	}
+
 	// What pion still delivers comes through the same reader.
 	fromPion := rtpPacket(t, audioSSRC, 7, 100)
 	video <- fromPion // arrives on the video reader: pion knows its stream
@@ -205,6 +240,10 @@ func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 	}
 	close(audio)
 	close(forged)
+	sock.rx.forget(rx)
+	if sock.rx.lookup(other.LocalAddr().(*net.UDPAddr).AddrPort()) != nil || sock.rx.lookup(tx.LocalAddr().(*net.UDPAddr).AddrPort()) != nil {
+		t.Fatal("forget left an address of the receiver")
+	}
 }
 
 // TestDirectReceiveAllocs: decrypting a packet into its stream's queue and
@@ -223,7 +262,7 @@ func TestDirectReceiveAllocs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rx := newDirectReceiver(slog.New(slog.DiscardHandler))
+			rx := newDirectReceiver(slog.New(slog.DiscardHandler), nil)
 			if err := rx.start(keys); err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +282,7 @@ func TestDirectReceiveAllocs(t *testing.T) {
 			buf := make([]byte, 1500)
 			i := 0
 			allocs := testing.AllocsPerRun(runs, func() {
-				rx.receive(sealed[i])
+				rx.receive(sealed[i], false)
 				i++
 				_, _, _ = r.Read(buf, nil)
 			})
@@ -274,7 +313,7 @@ func TestTransportFeedback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rx := newDirectReceiver(slog.New(slog.DiscardHandler))
+	rx := newDirectReceiver(slog.New(slog.DiscardHandler), nil)
 	if err := rx.start(keys); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +352,7 @@ func TestTransportFeedback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !rx.receive(sealed) {
+		if !rx.receive(sealed, false) {
 			t.Fatal("a bound stream's packet was not taken")
 		}
 		if _, _, err := r.Read(buf, nil); err != nil {
