@@ -177,6 +177,9 @@ func (a *API) peerAPI(secrets *dtlsSecrets, rx *directReceiver) *webrtc.API {
 //   - no transport-cc interceptor: the feedback toward publishers, which
 //     their bandwidth estimation needs to ramp up, is the directReceiver's
 //     (receive.go), without pion's goroutine hand-off per packet.
+//
+// The NACK generator and receiver reports are built per peer only once it
+// publishes (lazy.go): subscribers never run their loops.
 func newInterceptors() ([]interceptor.Factory, error) {
 	generator, err := nack.NewGeneratorInterceptor()
 	if err != nil {
@@ -186,7 +189,7 @@ func newInterceptors() ([]interceptor.Factory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver reports: %w", err)
 	}
-	return []interceptor.Factory{generator, receiverReports}, nil
+	return []interceptor.Factory{onFirstStream{generator}, onFirstStream{receiverReports}}, nil
 }
 
 // Peers is the number of peers created and not yet closed.

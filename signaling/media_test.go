@@ -519,3 +519,58 @@ func checkOfferedDTLSRole(t *testing.T, setup string, direct bool) {
 			check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn, direct)
 	}
 }
+
+// dropSent is an interceptor that drops the n-th video packet a client
+// sends, once, as a lossy uplink would.
+type dropSent struct {
+	interceptor.NoOp
+	n       int64
+	sent    atomic.Int64
+	dropped atomic.Bool
+}
+
+func (d *dropSent) BindLocalStream(info *interceptor.StreamInfo, writer interceptor.RTPWriter) interceptor.RTPWriter {
+	if info.MimeType != webrtc.MimeTypeVP8 {
+		return writer
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if d.sent.Add(1) == d.n && d.dropped.CompareAndSwap(false, true) {
+			return len(payload), nil
+		}
+		return writer.Write(h, payload, a)
+	})
+}
+
+func (d *dropSent) NewInterceptor(string) (interceptor.Interceptor, error) { return d, nil }
+
+// TestServerFeedbackToPublisher: the server's receive-side RTCP reaches a
+// publisher: a NACK for the video packet its uplink lost, and receiver
+// reports. (Both come from interceptors the server builds only once a peer
+// publishes.)
+func TestServerFeedbackToPublisher(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := testserver.Start(t, testserver.Options{})
+	drop := &dropSent{n: 100}
+	ann := newParticipant(ctx, t, srv, "uplink", "ann", client.Options{
+		NetworkInterceptors: func(r *interceptor.Registry) error {
+			r.Add(drop)
+			return nil
+		},
+	})
+	wait(t, ctx, "ann connected", ann.WaitConnected)
+	wait(t, ctx, "NACK and receiver reports at ann", func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			st, err := ann.SenderStats("video-ann")
+			if err != nil {
+				return err
+			}
+			if drop.dropped.Load() && st.NACK > 0 && st.ReceiverReports > 0 {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		st, _ := ann.SenderStats("video-ann")
+		return fmt.Errorf("dropped %v, %+v: %w", drop.dropped.Load(), st, ctx.Err())
+	})
+}
