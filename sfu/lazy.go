@@ -32,10 +32,9 @@ type lazyInterceptor struct {
 	mu     sync.Mutex
 	inner  interceptor.Interceptor // nil until the first remote stream
 	writer interceptor.RTCPWriter
-	below  interceptor.RTCPReader // the chain's RTCP reader under this one
 	closed bool
-	// rtcp is inner's RTCP reader, once inner is built.
-	rtcp atomic.Pointer[interceptor.RTCPReader]
+	// built holds inner once it is built, for the RTCP readers.
+	built atomic.Pointer[interceptor.Interceptor]
 }
 
 func (l *lazyInterceptor) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
@@ -45,15 +44,21 @@ func (l *lazyInterceptor) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.R
 	return w
 }
 
+// BindRTCPReader wraps one RTCP reader (pion binds one per sender and
+// receiver): until the interceptor is built, reads pass through; after,
+// they go through the interceptor's own wrapping of r, made on the first
+// read that finds it built. Each reader is read by one goroutine.
 func (l *lazyInterceptor) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
-	l.mu.Lock()
-	l.below = r
-	l.mu.Unlock()
+	var wrapped interceptor.RTCPReader
 	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		if inner := l.rtcp.Load(); inner != nil {
-			return (*inner).Read(b, a)
+		if wrapped == nil {
+			inner := l.built.Load()
+			if inner == nil {
+				return r.Read(b, a)
+			}
+			wrapped = (*inner).BindRTCPReader(r)
 		}
-		return r.Read(b, a)
+		return wrapped.Read(b, a)
 	})
 }
 
@@ -89,11 +94,8 @@ func (l *lazyInterceptor) build() interceptor.Interceptor {
 	if l.writer != nil {
 		inner.BindRTCPWriter(l.writer)
 	}
-	if l.below != nil {
-		r := inner.BindRTCPReader(l.below)
-		l.rtcp.Store(&r)
-	}
 	l.inner = inner
+	l.built.Store(&inner)
 	return inner
 }
 

@@ -12,7 +12,7 @@ type recordingInterceptor struct {
 	interceptor.NoOp
 	writer  interceptor.RTCPWriter
 	streams int
-	reads   int
+	reads   map[byte]int // by the first byte read
 	closed  bool
 }
 
@@ -23,8 +23,12 @@ func (r *recordingInterceptor) BindRTCPWriter(w interceptor.RTCPWriter) intercep
 
 func (r *recordingInterceptor) BindRTCPReader(below interceptor.RTCPReader) interceptor.RTCPReader {
 	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		r.reads++
-		return below.Read(b, a)
+		n, a, err := below.Read(b, a)
+		if r.reads == nil {
+			r.reads = make(map[byte]int)
+		}
+		r.reads[b[0]]++
+		return n, a, err
 	})
 }
 
@@ -57,10 +61,26 @@ func TestOnFirstStream(t *testing.T) {
 	}
 	writer := interceptor.RTCPWriterFunc(func(p []rtcp.Packet, _ interceptor.Attributes) (int, error) { return len(p), nil })
 	lazy.BindRTCPWriter(writer)
-	below := interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) { return len(b), a, nil })
-	reader := lazy.BindRTCPReader(below)
-	if _, _, err := reader.Read(make([]byte, 8), nil); err != nil || len(f.built) != 0 {
-		t.Fatalf("read %v; built %d interceptors before any stream, want 0", err, len(f.built))
+	// Two RTCP streams (pion binds a reader per sender and receiver), each
+	// filling what it reads with its own mark.
+	below := func(mark byte) interceptor.RTCPReader {
+		return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+			b[0] = mark
+			return 1, a, nil
+		})
+	}
+	readers := []interceptor.RTCPReader{lazy.BindRTCPReader(below('a')), lazy.BindRTCPReader(below('b'))}
+	read := func(r interceptor.RTCPReader, want byte) {
+		t.Helper()
+		b := make([]byte, 8)
+		if _, _, err := r.Read(b, nil); err != nil || b[0] != want {
+			t.Fatalf("read %q (%v), want %q: a reader read another's stream", b[0], err, want)
+		}
+	}
+	read(readers[0], 'a')
+	read(readers[1], 'b')
+	if len(f.built) != 0 {
+		t.Fatalf("built %d interceptors before any stream, want 0", len(f.built))
 	}
 
 	for range 2 {
@@ -69,8 +89,11 @@ func TestOnFirstStream(t *testing.T) {
 	if len(f.built) != 1 || f.built[0].streams != 2 || f.built[0].writer == nil {
 		t.Fatalf("built %d interceptors; want one, bound to the writer and both streams", len(f.built))
 	}
-	if _, _, err := reader.Read(make([]byte, 8), nil); err != nil || f.built[0].reads != 1 {
-		t.Fatalf("read %v; the built interceptor saw %d RTCP reads, want 1", err, f.built[0].reads)
+	read(readers[0], 'a')
+	read(readers[1], 'b')
+	read(readers[1], 'b')
+	if r := f.built[0].reads; r['a'] != 1 || r['b'] != 2 {
+		t.Fatalf("the built interceptor saw RTCP reads %v, want a:1 b:2", r)
 	}
 	if err := lazy.Close(); err != nil || !f.built[0].closed {
 		t.Fatalf("close: %v; built interceptor closed: %v", err, f.built[0].closed)
