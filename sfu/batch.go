@@ -11,13 +11,16 @@ import (
 
 // Batched forwarding. A video encoder sends each frame as a burst of
 // packets, and by the time the forwarding goroutine has fanned out the
-// first packet of a burst the others are waiting. A track therefore has two
-// goroutines: a reader, which only moves packets from pion into the track's
-// inbox, and the forwarder, which takes every packet waiting there (never
-// waiting for more) and forwards them as one batch. A subscriber on the
-// direct route gets its copies of a batch in one segmented send (UDP GSO,
-// rawio_linux.go) instead of one system call per packet: the kernel's
-// routing, IP and UDP output then run once for the whole batch.
+// first packet of a burst the others are waiting. A track's forwarder
+// therefore reads the publisher's packets in batches: the first as long as
+// it takes, then every packet already queued for the track (never waiting
+// for more), and forwards them together. It reads through the peer's
+// interceptor chain (TrackRemote.Read), whose innermost reader is the
+// track's stream queue (receive.go); polling tells that reader not to wait.
+// A subscriber on the direct route gets its copies of a batch in one
+// segmented send (UDP GSO, rawio_linux.go) instead of one system call per
+// packet: the kernel's routing, IP and UDP output then run once for the
+// whole batch.
 //
 // A segmented send needs every datagram but the last to be of one size.
 // Packetizers split a frame about evenly (libwebrtc's packets differ by a
@@ -33,10 +36,6 @@ const (
 	maxRun = maxBatch
 	// maxPad is the most padding added to a packet to make a run.
 	maxPad = 16
-	// inboxVideo and inboxAudio are the packets a track's inbox holds:
-	// room for a batch being forwarded and the next.
-	inboxVideo = 2 * maxBatch
-	inboxAudio = 8
 )
 
 // inPacket is one packet read from the publisher, parsed.
@@ -56,40 +55,6 @@ func (p *inPacket) wireSize() int {
 	return 12 + 4*len(p.pkt.CSRC) + len(p.payload)
 }
 
-// inbox carries packets from a track's reader to its forwarder. full holds
-// packets read, in order, and is closed when reading ends; free holds the
-// empty ones.
-type inbox struct {
-	full chan *inPacket
-	free chan *inPacket
-}
-
-func newInbox(size int) *inbox {
-	in := &inbox{full: make(chan *inPacket, size), free: make(chan *inPacket, size)}
-	for range size {
-		in.free <- new(inPacket)
-	}
-	return in
-}
-
-// read moves the publisher's packets into in until the track ends. When
-// the forwarder falls behind and in is full, it waits, and pion's buffers
-// take the backlog.
-func (t *Track) read(in *inbox) {
-	defer close(in.full)
-	for p := range in.free {
-		n, _, err := t.remote.Read(p.buf[:])
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.log.Debug("track read ended", "err", err)
-			}
-			return
-		}
-		p.n = n
-		in.full <- p
-	}
-}
-
 // run is a stretch of a batch sent together: pkts[start:end], every one but
 // the last padded to one wire size; bytes is their payload bytes before
 // padding.
@@ -98,49 +63,53 @@ type run struct {
 	bytes      int
 }
 
-// batch is packets forwarded together, and their runs.
+// batch is packets forwarded together, and their runs. slots are the
+// forwarder's packet buffers, made as batches first need them.
 type batch struct {
-	pkts []*inPacket
-	runs []run
-	// drop holds the packets taken but not forwarded (malformed, or the
-	// track paused) until they are released.
-	drop []*inPacket
+	slots []*inPacket
+	pkts  []*inPacket
+	runs  []run
 }
 
-// take fills b with the packets waiting in in, waiting only for the first.
-// It reports false when reading has ended and nothing is left.
-func (b *batch) take(in *inbox) bool {
+// take reads a batch of t's publisher's packets: the first waiting as long
+// as it takes, then those already queued, up to maxBatch. It reports false
+// when reading has ended (the track ended, or a read failed) and nothing
+// was read.
+func (b *batch) take(t *Track) bool {
 	b.pkts, b.runs = b.pkts[:0], b.runs[:0]
-	p, ok := <-in.full
-	if !ok {
-		return false
-	}
-	b.pkts = append(b.pkts, p)
-	// Let pion's receiving goroutines bring up what has already arrived.
-	runtime.Gosched()
 	for len(b.pkts) < maxBatch {
-		select {
-		case p, ok := <-in.full:
-			if !ok {
-				return true
+		if len(b.slots) == len(b.pkts) {
+			b.slots = append(b.slots, new(inPacket))
+		}
+		p := b.slots[len(b.pkts)]
+		first := len(b.pkts) == 0
+		if !first && t.queue == nil {
+			break // no queue to poll: batches of one
+		}
+		if t.queue != nil {
+			t.queue.poll.Store(!first)
+		}
+		n, _, err := t.remote.Read(p.buf[:])
+		if errors.Is(err, errNoPacket) {
+			break
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.log.Debug("track read ended", "err", err)
 			}
-			b.pkts = append(b.pkts, p)
-		default:
-			return true
+			t.readErr = err
+			break
+		}
+		p.n = n
+		b.pkts = append(b.pkts, p)
+		if first {
+			// Let the goroutines that queue packets for the track (the
+			// socket's reader, a pion stream's pump) bring up what has
+			// already arrived.
+			runtime.Gosched()
 		}
 	}
-	return true
-}
-
-// release gives b's packets back to in.
-func (b *batch) release(in *inbox) {
-	for _, p := range b.pkts {
-		in.free <- p
-	}
-	for _, p := range b.drop {
-		in.free <- p
-	}
-	b.pkts, b.drop = b.pkts[:0], b.drop[:0]
+	return len(b.pkts) > 0
 }
 
 // plan splits b into runs and sets each packet's padding. A run grows while
@@ -189,32 +158,17 @@ func (b *batch) plan() {
 }
 
 // forward reads the publisher's RTP until the track ends and fans it out in
-// batches. It is run by the owning Peer, which waits for it; it starts and
-// waits for the track's reader.
+// batches. It is run by the owning Peer, which waits for it.
 func (t *Track) forward() {
 	defer close(t.done)
 	defer t.pool.stop()
-	size := inboxVideo
-	if t.cache == nil {
-		size = inboxAudio
-	}
-	in := newInbox(size)
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		t.read(in)
-	}()
-	defer func() { <-readerDone }()
-
 	var b batch
-	for b.take(in) {
+	for t.readErr == nil && b.take(t) {
 		now := time.Now()
 		keep := b.pkts[:0]
 		for _, p := range b.pkts {
 			if t.admit(p, now) {
 				keep = append(keep, p)
-			} else {
-				b.drop = append(b.drop, p)
 			}
 		}
 		b.pkts = keep
@@ -222,7 +176,6 @@ func (t *Track) forward() {
 			b.plan()
 			t.fanOut(&b)
 		}
-		b.release(in)
 		if t.kfPending.Load() && t.keyframes.due(time.Now()) {
 			t.kfPending.Store(false)
 			t.sendPLI()

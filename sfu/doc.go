@@ -3,8 +3,8 @@
 // subscribers.
 //
 // A Track is a track one participant publishes. One goroutine reads its RTP
-// into the track's inbox; another takes every packet waiting there as a batch
-// and hands it to the DownTracks subscribed to it (batch.go; over several
+// in batches (the first packet waiting, then whatever is already queued)
+// and hands them to the DownTracks subscribed to it (batch.go; over several
 // goroutines when the subscribers are many and the server has the cores); a
 // DownTrack is the subscriber's own local track with its own SSRC and payload
 // type. The subscriber list is a copy-on-write slice read without a lock.
@@ -17,8 +17,9 @@
 // The fan-out never waits on a subscriber: a full socket buffer drops the
 // datagrams. A publisher's RTP takes the direct path the other way
 // (receive.go): the socket's reader decrypts it and queues it for the track,
-// around pion's chain of receive goroutines, yet through pion's receive
-// interceptors (NACKs, receiver reports, transport-cc feedback). ICE, DTLS
+// around pion's chain of receive goroutines, yet through pion's NACK and
+// receiver-report interceptors, which are built only for peers that publish
+// (lazy.go); the receiver sends the transport-cc feedback itself. ICE, DTLS
 // and RTCP stay with pion; the Peer sends its own sender reports.
 //
 // The package imports pion and nothing of Confab's; rooms and signaling sit above.

@@ -142,6 +142,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		return
 	}
 	t := newTrack(remote, receiver, p.pc, p.id, p.log)
+	t.queue = p.rx.stream(uint32(remote.SSRC()))
 	p.published[t] = struct{}{}
 	p.wg.Add(2)
 	p.mu.Unlock()

@@ -78,6 +78,9 @@ type rxStream struct {
 	ssrc uint32
 	full chan *rxPacket
 	free chan *rxPacket
+	// poll, set by the track's forwarder, makes read return errNoPacket
+	// instead of waiting when the queue is empty.
+	poll atomic.Bool
 	// twccID is the transport-wide sequence number's header extension id,
 	// 0 when not negotiated.
 	twccID uint8
@@ -97,9 +100,25 @@ func newRxStream(ssrc uint32, size int) *rxStream {
 	return s
 }
 
+// errNoPacket is what a polling read finds in an empty queue. pion's
+// interceptors and TrackRemote pass errors up untouched.
+var errNoPacket = errors.New("sfu: no packet queued")
+
 // read is the innermost RTPReader of the stream's interceptor chain.
 func (s *rxStream) read(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-	p, ok := <-s.full
+	var (
+		p  *rxPacket
+		ok bool
+	)
+	if s.poll.Load() {
+		select {
+		case p, ok = <-s.full:
+		default:
+			return 0, a, errNoPacket
+		}
+	} else {
+		p, ok = <-s.full
+	}
 	if !ok {
 		return 0, a, io.EOF
 	}
@@ -149,6 +168,13 @@ func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
 		log: log, index: index, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
 		feedback: twcc.NewRecorder(randomSSRC()), epoch: time.Now(),
 	}
+}
+
+// stream returns the queue of the remote stream ssrc, or nil.
+func (r *directReceiver) stream(ssrc uint32) *rxStream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.streams[ssrc]
 }
 
 // BindRTCPWriter keeps the peer's RTCP writer for the feedback.

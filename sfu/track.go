@@ -25,8 +25,13 @@ type Track struct {
 	ssrc     uint32
 	remote   *webrtc.TrackRemote
 	receiver *webrtc.RTPReceiver
-	pc       *webrtc.PeerConnection
-	log      *slog.Logger
+	// queue is the remote stream's queue under pion's chain, which the
+	// forwarder polls to take batches; nil reads one packet at a time.
+	queue *rxStream
+	// readErr ends forwarding; only the forwarder touches it.
+	readErr error
+	pc      *webrtc.PeerConnection
+	log     *slog.Logger
 
 	// subs is the copy-on-write list of subscribers; the forwarding goroutine
 	// loads it without a lock. mu serializes writers.
