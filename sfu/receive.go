@@ -72,8 +72,8 @@ type rxPacket struct {
 
 // rxStream is the queue of one remote stream (one SSRC), fed by the socket
 // reader (direct) and by the stream's pump (pion), and read through the
-// peer's interceptors by the track's reader. full is closed when the pump
-// has ended and no direct packet can follow.
+// peer's interceptors by the track's forwarder. full is closed when the
+// pump has ended and no direct packet can follow.
 type rxStream struct {
 	ssrc uint32
 	full chan *rxPacket
@@ -146,11 +146,12 @@ type directReceiver struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 
-	// rtcp is the peer's RTCP writer; feedback, started with the first
-	// stream that carries transport-wide sequence numbers, records them.
 	// index, when not nil, finds r by its streams' SSRCs.
 	index *ssrcIndex
 
+	// rtcp is the peer's RTCP writer (under mu); feedback records the
+	// transport-wide sequence numbers for the feedback loop, started with
+	// the first stream that carries them.
 	rtcp      interceptor.RTCPWriter
 	feedback  *twcc.Recorder // under fbMu
 	fbMu      sync.Mutex
@@ -200,7 +201,8 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	}
 	r.mu.Lock()
 	r.streams[info.SSRC] = s
-	startFeedback := s.twccID != 0 && !r.fbStarted && r.rtcp != nil
+	w := r.rtcp
+	startFeedback := s.twccID != 0 && !r.fbStarted && w != nil
 	if startFeedback {
 		r.fbStarted = true
 		r.wg.Add(1)
@@ -217,7 +219,7 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	if startFeedback {
 		go func() {
 			defer r.wg.Done()
-			r.sendFeedback(r.rtcp)
+			r.sendFeedback(w)
 		}()
 	}
 	return interceptor.RTPReaderFunc(s.read)

@@ -42,6 +42,25 @@ func rtpPacket(t *testing.T, ssrc uint32, seq uint16, size int) []byte {
 	return raw
 }
 
+// startedReceiver returns a direct receiver started with random keys of
+// profile, and the publisher's context that seals for it.
+func startedReceiver(t *testing.T, profile srtp.ProtectionProfile, index *ssrcIndex) (*directReceiver, *srtp.Context) {
+	t.Helper()
+	keys := randomKeys(t, profile)
+	keyLen, _ := profile.KeyLen()
+	saltLen, _ := profile.SaltLen()
+	keys.recvKey, keys.recvSalt = randomBytes(t, keyLen), randomBytes(t, saltLen)
+	publisher, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx := newDirectReceiver(slog.New(slog.DiscardHandler), index)
+	if err := rx.start(keys); err != nil {
+		t.Fatal(err)
+	}
+	return rx, publisher
+}
+
 // TestDirectReceive: the media socket's reader decrypts a bound stream's
 // RTP itself and queues it for the chain, and returns to pion everything
 // else (RTCP, unbound streams, STUN); packets pion still delivers reach the
@@ -55,22 +74,12 @@ func TestDirectReceive(t *testing.T) {
 
 func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	keys := randomKeys(t, profile)
+	var index ssrcIndex
+	rx, publisher := startedReceiver(t, profile, &index)
 	keyLen, _ := profile.KeyLen()
 	saltLen, _ := profile.SaltLen()
-	keys.recvKey, keys.recvSalt = randomBytes(t, keyLen), randomBytes(t, saltLen)
-	publisher, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, profile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	stranger, err := srtp.CreateContext(randomBytes(t, keyLen), randomBytes(t, saltLen), profile)
 	if err != nil {
-		t.Fatal(err)
-	}
-
-	var index ssrcIndex
-	rx := newDirectReceiver(slog.New(slog.DiscardHandler), &index)
-	if err := rx.start(keys); err != nil {
 		t.Fatal(err)
 	}
 	const videoSSRC, audioSSRC, forgedSSRC, unboundSSRC = 1111, 2222, 3333, 4444
@@ -254,18 +263,7 @@ func TestDirectReceiveAllocs(t *testing.T) {
 			if raceEnabled && profile != srtp.ProtectionProfileAeadAes128Gcm {
 				t.Skip("pion's pooled AES-CM buffers allocate under the race detector")
 			}
-			keys := randomKeys(t, profile)
-			keyLen, _ := profile.KeyLen()
-			saltLen, _ := profile.SaltLen()
-			keys.recvKey, keys.recvSalt = randomBytes(t, keyLen), randomBytes(t, saltLen)
-			publisher, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, profile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rx := newDirectReceiver(slog.New(slog.DiscardHandler), nil)
-			if err := rx.start(keys); err != nil {
-				t.Fatal(err)
-			}
+			rx, publisher := startedReceiver(t, profile, nil)
 			pion := make(pionStream)
 			r := rx.BindRemoteStream(&interceptor.StreamInfo{SSRC: 5, MimeType: "video/VP8"}, pion)
 			defer rx.close()
@@ -306,17 +304,7 @@ func (s rtcpSink) Write(pkts []rtcp.Packet, _ interceptor.Attributes) (int, erro
 // sends transport-cc feedback that shows which arrived.
 func TestTransportFeedback(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	profile := srtp.ProtectionProfileAeadAes128Gcm
-	keys := randomKeys(t, profile)
-	keys.recvKey, keys.recvSalt = randomBytes(t, 16), randomBytes(t, 12)
-	publisher, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rx := newDirectReceiver(slog.New(slog.DiscardHandler), nil)
-	if err := rx.start(keys); err != nil {
-		t.Fatal(err)
-	}
+	rx, publisher := startedReceiver(t, srtp.ProtectionProfileAeadAes128Gcm, nil)
 	sink := make(rtcpSink, 16)
 	rx.BindRTCPWriter(sink)
 	const ssrc, extID = 77, 3
