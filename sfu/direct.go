@@ -118,7 +118,8 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 	return wrapMediaConn(u, raw, &sock.rx), nil
 }
 
-// forget unmaps every address of r on every socket.
+// forget unmaps every address of r on every socket: when its peer loses
+// its route or leaves.
 func (m *mediaSockets) forget(r *directReceiver) {
 	m.mu.Lock()
 	conns := append([]*mediaSocket(nil), m.conns...)
@@ -181,9 +182,9 @@ func candidateAddr(c *webrtc.ICECandidate) (netip.AddrPort, bool) {
 }
 
 // updateRoute works out the peer's direct route from the connection state,
-// the selected candidate pair and the captured keys, and registers the
-// peer's direct receiver for datagrams from the route's address. It runs
-// on pion's callbacks, serialized by routeMu.
+// the selected candidate pair and the captured keys, and maps the route's
+// address to the peer's direct receiver. It runs on pion's callbacks,
+// serialized by routeMu.
 func (p *Peer) updateRoute() {
 	if !p.owner.direct {
 		return
@@ -196,15 +197,15 @@ func (p *Peer) updateRoute() {
 	}
 	p.route.Store(r)
 	if r == nil {
-		p.registerReceiver(nil, netip.AddrPort{})
+		p.owner.sockets.forget(p.rx)
 		return
 	}
 	if err := p.rx.start(r.keys); err != nil {
 		p.log.Warn("direct receiving off", "err", err)
-		p.registerReceiver(nil, netip.AddrPort{})
+		p.owner.sockets.forget(p.rx)
 		return
 	}
-	p.registerReceiver(r.sock, r.to)
+	r.sock.rx.add(r.to, p.rx)
 }
 
 // findRoute returns the route the peer should have now, or keep when the
@@ -241,22 +242,6 @@ func (p *Peer) findRoute() (r *route, keep bool) {
 	}
 	p.log.Debug("direct sending on", "via", local, "to", remote, "profile", keys.profile.String())
 	return &route{sock: sock, to: remote, dst: newSockaddr(remote), keys: keys}, false
-}
-
-// registerReceiver makes sock hand the datagrams from addr to the peer's
-// direct receiver, instead of wherever it did before; a nil sock
-// unregisters it. Callers hold routeMu.
-func (p *Peer) registerReceiver(sock *mediaSocket, addr netip.AddrPort) {
-	if p.rxAt == sock && p.rxTo == addr {
-		return
-	}
-	if p.rxAt != nil {
-		p.rxAt.rx.set(p.rxTo, nil, p.rx)
-	}
-	p.rxAt, p.rxTo = sock, addr
-	if sock != nil {
-		sock.rx.set(addr, p.rx, nil)
-	}
 }
 
 // directSender is one down track's SRTP state for direct sending. The

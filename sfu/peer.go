@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,11 +57,8 @@ type Peer struct {
 	route   atomic.Pointer[route]
 	routeMu sync.Mutex
 	// rx receives the peer's RTP around pion's receive path once its
-	// route is known (receive.go); rxAt is where it is registered, under
-	// routeMu.
-	rx   *directReceiver
-	rxAt *mediaSocket
-	rxTo netip.AddrPort
+	// route is known (receive.go).
+	rx *directReceiver
 
 	// reportSlot says in which tenth of each second the API's reporter
 	// sends this peer's sender reports.
@@ -441,11 +437,11 @@ func (p *Peer) Close() error {
 	p.mu.Unlock()
 
 	err := p.pc.Close()
+	// Closed, the connection gives updateRoute no route to map again.
 	p.routeMu.Lock()
-	p.registerReceiver(nil, netip.AddrPort{})
+	p.owner.sockets.forget(p.rx)
 	p.routeMu.Unlock()
 	p.rx.close()
-	p.owner.sockets.forget(p.rx) // addresses learned from its packets
 	p.wg.Wait()
 	p.owner.peers.Add(-1)
 	p.owner.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync"
@@ -210,7 +211,7 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	r.wg.Add(1)
 	r.mu.Unlock()
 	if r.index != nil {
-		r.index.update(info.SSRC, r, nil)
+		r.index.edit(func(m map[uint32]*directReceiver) { m[info.SSRC] = r })
 	}
 	go func() {
 		defer r.wg.Done()
@@ -283,7 +284,11 @@ func (r *directReceiver) pump(s *rxStream, pion interceptor.RTPReader) {
 		s.closed = true
 		r.mu.Unlock()
 		if r.index != nil {
-			r.index.update(s.ssrc, nil, r)
+			r.index.edit(func(m map[uint32]*directReceiver) {
+				if m[s.ssrc] == r {
+					delete(m, s.ssrc)
+				}
+			})
 		}
 		close(s.full)
 	}()
@@ -411,44 +416,22 @@ func (f receiverFactory) NewInterceptor(string) (interceptor.Interceptor, error)
 // peer send on any of its valid candidate pairs, not only the selected one
 // (Chromium does, with a host address of its own): RTP from an address
 // not in the map is tried on the receiver whose stream has its SSRC
-// (index), and if it decrypts, its address is added to the map.
+// (index), and if it decrypts, its address is added to the map. A peer's
+// addresses stay until it loses its route or leaves (forget).
 type receivers struct {
-	mu    sync.Mutex
-	m     atomic.Pointer[map[netip.AddrPort]*directReceiver]
+	addrs cowMap[netip.AddrPort, *directReceiver]
 	index *ssrcIndex
 }
 
 // lookup finds the receiver of datagrams from addr.
 func (rs *receivers) lookup(addr netip.AddrPort) *directReceiver {
-	m := rs.m.Load()
-	if m == nil {
-		return nil
-	}
-	return (*m)[addr]
+	r, _ := rs.addrs.get(addr)
+	return r
 }
 
-// set maps addr to r, or unmaps it when r is nil (if it still maps to old).
-func (rs *receivers) set(addr netip.AddrPort, r, old *directReceiver) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	var next map[netip.AddrPort]*directReceiver
-	if cur := rs.m.Load(); cur != nil {
-		if r == nil && (*cur)[addr] != old {
-			return
-		}
-		next = make(map[netip.AddrPort]*directReceiver, len(*cur)+1)
-		for k, v := range *cur {
-			next[k] = v
-		}
-	} else {
-		next = make(map[netip.AddrPort]*directReceiver, 1)
-	}
-	if r == nil {
-		delete(next, addr)
-	} else {
-		next[addr] = r
-	}
-	rs.m.Store(&next)
+// add maps addr to r.
+func (rs *receivers) add(addr netip.AddrPort, r *directReceiver) {
+	rs.addrs.edit(func(m map[netip.AddrPort]*directReceiver) { m[addr] = r })
 }
 
 // take hands a datagram read from addr to its peer's direct receiver and
@@ -464,66 +447,57 @@ func (rs *receivers) take(pkt []byte, addr netip.AddrPort) bool {
 	if !ok {
 		return false
 	}
-	r := rs.index.lookup(ssrc)
+	r, _ := rs.index.get(ssrc)
 	if r == nil || !r.receive(pkt, true) {
 		return false
 	}
-	rs.set(addr, r, nil)
+	rs.add(addr, r)
 	r.log.Debug("direct receiving from another address of the peer", "from", addr)
 	return true
 }
 
 // forget unmaps every address that maps to r.
 func (rs *receivers) forget(r *directReceiver) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	cur := rs.m.Load()
-	if cur == nil {
-		return
-	}
-	next := make(map[netip.AddrPort]*directReceiver, len(*cur))
-	for k, v := range *cur {
-		if v != r {
-			next[k] = v
+	rs.addrs.edit(func(m map[netip.AddrPort]*directReceiver) {
+		for k, v := range m {
+			if v == r {
+				delete(m, k)
+			}
 		}
-	}
-	rs.m.Store(&next)
+	})
 }
 
 // ssrcIndex maps the SSRCs of the streams bound by peers with direct
 // receiving to their receivers. Publishers pick their SSRCs; should two
 // pick the same, the later one is indexed, and the other's packets from
 // unknown addresses go to pion (they do not decrypt with the wrong keys).
-type ssrcIndex struct {
+type ssrcIndex = cowMap[uint32, *directReceiver]
+
+// cowMap is a map read without a lock, for lookups per packet, and copied
+// on every change, for changes per join or leave.
+type cowMap[K comparable, V any] struct {
 	mu sync.Mutex
-	m  atomic.Pointer[map[uint32]*directReceiver]
+	m  atomic.Pointer[map[K]V]
 }
 
-func (x *ssrcIndex) lookup(ssrc uint32) *directReceiver {
-	if m := x.m.Load(); m != nil {
-		return (*m)[ssrc]
+// get looks k up.
+func (c *cowMap[K, V]) get(k K) (V, bool) {
+	if m := c.m.Load(); m != nil {
+		v, ok := (*m)[k]
+		return v, ok
 	}
-	return nil
+	var zero V
+	return zero, false
 }
 
-// update maps ssrc to r, or unmaps it when r is nil (if it still maps to
-// old).
-func (x *ssrcIndex) update(ssrc uint32, r, old *directReceiver) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	next := make(map[uint32]*directReceiver)
-	if cur := x.m.Load(); cur != nil {
-		if r == nil && (*cur)[ssrc] != old {
-			return
-		}
-		for k, v := range *cur {
-			next[k] = v
-		}
+// edit applies f to a copy of the map and makes the copy current.
+func (c *cowMap[K, V]) edit(f func(map[K]V)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make(map[K]V)
+	if cur := c.m.Load(); cur != nil {
+		maps.Copy(next, *cur)
 	}
-	if r == nil {
-		delete(next, ssrc)
-	} else {
-		next[ssrc] = r
-	}
-	x.m.Store(&next)
+	f(next)
+	c.m.Store(&next)
 }

@@ -107,7 +107,7 @@ func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 	}
 	sock.rx.index = &index
 	tx := listenLoopback(t, "udp4", "127.0.0.1")
-	sock.rx.set(tx.LocalAddr().(*net.UDPAddr).AddrPort(), rx, nil)
+	sock.rx.add(tx.LocalAddr().(*net.UDPAddr).AddrPort(), rx)
 	to := sock.conn.LocalAddr().(*net.UDPAddr)
 	send := func(ctx *srtp.Context, plain []byte) {
 		t.Helper()
