@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/pion/transport/v4"
+	"golang.org/x/sys/unix"
 )
 
 // Raw socket I/O on Linux.
@@ -156,7 +157,7 @@ func (w *datagramWriter) outcome(err error, op string) error {
 }
 
 func (w *datagramWriter) sendmsg(fd uintptr) bool {
-	_, _, w.errno = syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), 0)
+	_, _, w.errno = syscall.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), 0)
 	return true // EAGAIN included: drop rather than wait
 }
 
@@ -185,7 +186,7 @@ func (w *datagramWriter) write(raw syscall.RawConn, pkt []byte, dst *sockaddr) e
 }
 
 func (w *datagramWriter) sendto(fd uintptr) bool {
-	_, _, w.errno = syscall.RawSyscall6(syscall.SYS_SENDTO, fd,
+	_, _, w.errno = syscall.RawSyscall6(unix.SYS_SENDTO, fd,
 		uintptr(unsafe.Pointer(unsafe.SliceData(w.pkt))), uintptr(len(w.pkt)), 0,
 		uintptr(unsafe.Pointer(&w.dst.raw[0])), uintptr(w.dst.n))
 	return true // EAGAIN included: drop rather than wait
@@ -267,7 +268,7 @@ func (c *rawReadConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error
 func (c *rawReadConn) recvfrom(fd uintptr) bool {
 	for {
 		c.fromLen = syscall.SizeofSockaddrAny
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd,
+		n, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, fd,
 			uintptr(unsafe.Pointer(unsafe.SliceData(c.buf))), uintptr(len(c.buf)), 0,
 			uintptr(unsafe.Pointer(&c.from)), uintptr(unsafe.Pointer(&c.fromLen)))
 		switch e {
