@@ -276,13 +276,18 @@ func (l slogLeveled) warn(msg string) {
 	l.log.Warn(msg)
 }
 
-// routineWarning tells the pion warnings that every join or leave produces
-// and that say nothing is wrong: ICE checks begun before the remote
-// candidates trickle in, and the readers of a closing connection finding it
-// closed. A mass join of 500 logged over 2 000 of them at Warn.
+// routineWarning tells the pion warnings that joins and leaves produce and
+// that say nothing is wrong: ICE checks begun before the remote candidates
+// trickle in; the readers of a closing connection finding it closed; and a
+// subscriber's first receiver report arriving before the goroutine that
+// reads the sender's RTCP has opened its stream, once the handshake is done
+// (pion's SRTCP session then makes the stream, calls it unhandled, and
+// hands the same stream to the sender's reader when it opens it, so
+// nothing is lost). A mass join of 500 logged over 2 000 of them at Warn.
 func routineWarning(msg string) bool {
 	switch {
 	case strings.HasPrefix(msg, "Failed to ping without candidate pairs"),
+		strings.HasPrefix(msg, "Incoming unhandled RTCP ssrc("),
 		msg == "Failed to accept RTP stream is already closed",
 		msg == "Failed to accept RTCP stream is already closed":
 		return true

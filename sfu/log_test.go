@@ -25,6 +25,8 @@ func TestPionWarnings(t *testing.T) {
 		{func() {
 			l.Warnf("Failed to read from candidate %s: %v", "udp4 host 127.0.0.1:35101", "connection refused")
 		}, "WARN"},
+		{func() { l.Warnf("Incoming unhandled RTCP ssrc(%d), OnTrack will not be fired", 3563654200) }, "DEBUG"},
+		{func() { l.Warnf("Incoming unhandled SSRC ssrc(%d), OnTrack will not be fired. %v", 3563654200, "x") }, "WARN"},
 		{func() { l.Warnf("Discard request with wrong username from (%s)", "127.0.0.1:50000") }, "WARN"},
 		{func() { l.Warn("Failed to accept RTP something else") }, "WARN"},
 	} {
