@@ -85,6 +85,10 @@ type rxStream struct {
 	// twccID is the transport-wide sequence number's header extension id,
 	// 0 when not negotiated.
 	twccID uint8
+	// attr and hdr, used by the reader only, carry each packet's parsed
+	// header up the interceptor chain (see attributes).
+	attr interceptor.Attributes
+	hdr  rtp.Header
 
 	// Under directReceiver.mu:
 	closed   bool // full is closed or about to be
@@ -127,8 +131,45 @@ func (s *rxStream) read(b []byte, a interceptor.Attributes) (int, interceptor.At
 	if len(b) < p.n {
 		return 0, a, io.ErrShortBuffer
 	}
-	return copy(b, p.buf[:p.n]), a, nil
+	n := copy(b, p.buf[:p.n])
+	return n, s.attributes(b[:n], a), nil
 }
+
+// attributes returns the attributes handed up the interceptor chain with
+// pkt: the stream's own, holding pkt's header, parsed once, where pion's
+// interceptors look for it (Attributes.GetRTPHeader). Without them the NACK
+// generator and the receiver reports each parsed the header again, into a
+// new map and header: three allocations per packet received. It returns a
+// (pion passes none) when pkt does not parse, or when the key is unknown.
+func (s *rxStream) attributes(pkt []byte, a interceptor.Attributes) interceptor.Attributes {
+	if a != nil || headerKey == nil {
+		return a
+	}
+	if _, err := s.hdr.Unmarshal(pkt); err != nil {
+		return a // the interceptors report it
+	}
+	if s.attr == nil {
+		s.attr = make(interceptor.Attributes, 1)
+	}
+	clear(s.attr) // nothing an interceptor added stays for the next packet
+	s.attr[headerKey] = &s.hdr
+	return s.attr
+}
+
+// headerKey is the key pion's interceptors keep a packet's parsed RTP
+// header under in its attributes. pion does not export it; it is found
+// once, by having pion store a header in empty attributes. nil if that
+// does not give exactly one key.
+var headerKey = func() any {
+	a := interceptor.Attributes{}
+	if _, err := a.GetRTPHeader([]byte{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}); err != nil || len(a) != 1 {
+		return nil
+	}
+	for k := range a {
+		return k
+	}
+	return nil
+}()
 
 // directReceiver is one peer's direct receive path and the innermost
 // interceptor of its chain.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -256,7 +258,9 @@ func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
 }
 
 // TestDirectReceiveAllocs: decrypting a packet into its stream's queue and
-// reading it through the chain allocates nothing.
+// reading it through the chain, pion's NACK generator and receiver reports
+// included, allocates nothing; and those interceptors see every packet's
+// header.
 func TestDirectReceiveAllocs(t *testing.T) {
 	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
 		t.Run(profile.String(), func(t *testing.T) {
@@ -265,9 +269,20 @@ func TestDirectReceiveAllocs(t *testing.T) {
 			}
 			rx, publisher := startedReceiver(t, profile, nil)
 			pion := make(pionStream)
-			r := rx.BindRemoteStream(&interceptor.StreamInfo{SSRC: 5, MimeType: "video/VP8"}, pion)
+			info := &interceptor.StreamInfo{SSRC: 5, MimeType: "video/VP8", ClockRate: 90000, RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}
+			r := rx.BindRemoteStream(info, pion)
 			defer rx.close()
 			defer close(pion)
+			sink := make(rtcpSink, 16)
+			for _, f := range []interceptor.Factory{must(nack.NewGeneratorInterceptor()), must(report.NewReceiverInterceptor(report.ReceiverInterval(20 * time.Millisecond)))} {
+				i, err := f.NewInterceptor("")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = i.Close() }()
+				i.BindRTCPWriter(sink)
+				r = i.BindRemoteStream(info, r)
+			}
 			const runs = 200
 			sealed := make([][]byte, 0, runs+1)
 			for seq := range uint16(runs + 1) {
@@ -287,8 +302,35 @@ func TestDirectReceiveAllocs(t *testing.T) {
 			if allocs != 0 || rx.received.Load() != runs+1 {
 				t.Fatalf("%.1f allocations per packet; %d of %d received", allocs, rx.received.Load(), runs+1)
 			}
+			// The receiver reports (every 20 ms) tell the last sequence
+			// number read: the interceptors saw the headers.
+			deadline := time.After(5 * time.Second)
+			for {
+				select {
+				case pkts := <-sink:
+					for _, p := range pkts {
+						if rr, ok := p.(*rtcp.ReceiverReport); ok && len(rr.Reports) == 1 && rr.Reports[0].SSRC == 5 {
+							if got := rr.Reports[0].LastSequenceNumber; got != runs { // AllocsPerRun adds a warm-up run
+								t.Fatalf("receiver report's last sequence number %d, want %d", got, runs)
+							}
+							return
+						}
+					}
+				case <-deadline:
+					t.Fatal("no receiver report")
+				}
+			}
 		})
 	}
+}
+
+// must returns f, failing on err (for factories that only fail on bad
+// options).
+func must[T any](f T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 // rtcpSink is the peer's RTCP writer as the receiver sees it.
