@@ -11,6 +11,14 @@
 #   BENCH_SCENARIOS="1×50:1:50:60s 1×200:1:200:60s 1×500:1:500:60s 10×10:10:0:60s 25×25:25:0:60s"
 # BENCH_LOAD_FLAGS adds confab-load flags to every run; BENCH_GO_BENCH=0
 # skips the Go benchmarks.
+#
+# Before each load run, the server's core measures one 1200-byte loopback
+# datagram sent through net.UDPConn (BenchmarkSocketWrite/UDPConn), the
+# cost the issue quotes for one loopback send (about 4.3 µs with the
+# kernel's delivery, on its machine; here drained on the same core).
+# A virtual machine drifts by 10-25 % over hours; the last two columns of
+# the table, the yardstick and µs/pkt divided by it, let runs made at
+# different times be compared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +32,10 @@ if [ "${BENCH_GO_BENCH:-1}" != 0 ]; then
 	$GO test -run '^$' -bench . -benchmem ./sfu/
 fi
 
-echo "== building bin/confab and bin/confab-load"
+echo "== building bin/confab, bin/confab-load and the yardstick (bin/sfu.test)"
 $GO build -o bin/confab ./cmd/confab
 $GO build -o bin/confab-load ./cmd/confab-load
+$GO test -c -o bin/sfu.test ./sfu
 mkdir -p "$OUT"
 
 # The server runs on core 0 and the load on core 1, when the machine has
@@ -75,20 +84,33 @@ start_server() {
 	return 1
 }
 
+# yardstick prints the µs one loopback datagram through net.UDPConn costs
+# on the server's core, now: the median of three one-second runs.
+yardstick() {
+	local v
+	v=$("${server_pin[@]}" bin/sfu.test -test.run '^$' -test.bench 'SocketWrite/UDPConn$' -test.benchtime 1s -test.count 3 |
+		awk '$1 ~ /^BenchmarkSocketWrite\/UDPConn/ { printf "%.2f\n", $3 / 1000 }' | sort -n | sed -n 2p)
+	echo "${v:-?}"
+}
+
 rows=()
 for scenario in $SCENARIOS; do
 	IFS=: read -r label pubs subs window <<<"$scenario"
 	echo "== load: $label ($pubs publisher(s), $subs subscriber(s), window $window)"
+	send_us=$(yardstick)
+	echo "yardstick: one loopback datagram through net.UDPConn costs $send_us µs on the server's core"
 	start_server "$OUT/server-$label.log"
 	# shellcheck disable=SC2086 # BENCH_LOAD_FLAGS is a list of flags
 	"${load_pin[@]}" bin/confab-load -url "$server_url" -pid "$server_pid" \
 		-publishers "$pubs" -subscribers "$subs" -warmup "$WARMUP" -duration "$window" \
 		-log-level warn -row "$label" ${BENCH_LOAD_FLAGS:-} | tee "$OUT/load-$label.txt"
-	rows+=("$(grep '^| ' "$OUT/load-$label.txt")")
+	row=$(grep '^| ' "$OUT/load-$label.txt")
+	# The fourth column is the server's µs per forwarded packet.
+	rows+=("$(awk -F' [|] ' -v s="$send_us" '{ r = ($4 + 0 > 0 && s + 0 > 0) ? sprintf("%.2f", $4 / s) : "?"; printf "%s %s | %s |\n", $0, s, r }' <<<"$row")")
 	stop_server
 done
 
 echo
 echo "== results (commit $(git describe --always --dirty 2>/dev/null || echo unknown); $(nproc) cores)"
-bin/confab-load -table-header
+bin/confab-load -table-header | awk 'NR == 1 { print $0 " one send µs | µs/pkt ÷ one send |"; next } { print $0 " ---: | ---: |" }'
 printf '%s\n' "${rows[@]}"
