@@ -47,6 +47,12 @@ type Config struct {
 	// AudioPayload is the size of an audio packet's payload; default 100
 	// bytes (50 packets/s: 40 kbit/s of Opus).
 	AudioPayload int
+	// Pace, when above 0, spreads each video frame's packets as a
+	// browser's pacer does instead of sending the frame as one burst:
+	// every PaceSlot, packets worth Pace × VideoBitrate of sending time
+	// (libwebrtc paces at 2.5 × the target bitrate, every 5 ms). 0, the
+	// default, sends every frame as one burst.
+	Pace float64
 	// NoVideo and NoAudio leave a kind of track out.
 	NoVideo, NoAudio bool
 
@@ -104,6 +110,8 @@ const (
 	DefaultSetupTimeout     = 60 * time.Second
 	DefaultLossRate         = 0.1
 	DefaultProbes           = 5
+	// PaceSlot is the interval of the video pacer (Config.Pace).
+	PaceSlot = 5 * time.Millisecond
 )
 
 // withDefaults fills in the zero fields and checks the result.
@@ -148,6 +156,7 @@ func (c Config) withDefaults() (Config, error) {
 		"max payload: %d bytes, want %d to 1400", c.MaxPayload, 2*tagSize)
 	check(c.AudioPayload >= 1+tagSize && c.AudioPayload <= 1400,
 		"audio payload: %d bytes, want %d to 1400", c.AudioPayload, 1+tagSize)
+	check(c.Pace == 0 || c.Pace >= 1, "pace: %v, want 0 (bursts) or at least 1", c.Pace)
 	check(c.LossRate > 0 && c.LossRate < 1, "loss rate: %v, want between 0 and 1", c.LossRate)
 	check(c.JoinConcurrency >= 1, "join concurrency: %d, want at least 1", c.JoinConcurrency)
 	check(c.ServerPID >= 0, "server pid: %d", c.ServerPID)

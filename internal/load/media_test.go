@@ -121,3 +121,51 @@ func TestPayloadDoesNotAllocate(t *testing.T) {
 		t.Errorf("%.1f allocations per packet", allocs)
 	}
 }
+
+// TestPacer: at libwebrtc's 2.5 × 1.5 Mbit/s, a slot of 5 ms sends two
+// 1200-byte packets; a 21-packet keyframe and the delta frame queued behind
+// it go out in order over 14 slots, never more than two packets a slot; and
+// slots with nothing to send leave no credit for a burst later.
+func TestPacer(t *testing.T) {
+	pc := pacer{slotBytes: int(2.5 * 1_500_000 / 8 * PaceSlot.Seconds())}
+	var order []uint32
+	send := func(f *videoFrame) int {
+		order = append(order, f.timestamp+uint32(f.next))
+		f.next++
+		return 12 + 1200
+	}
+	pc.queue = append(pc.queue, videoFrame{timestamp: 1000, n: 21}, videoFrame{timestamp: 2000, n: 6})
+	slots := 0
+	for len(pc.queue) > 0 {
+		before := len(order)
+		pc.slot(send)
+		slots++
+		if sent := len(order) - before; sent > 2 || sent == 0 {
+			t.Fatalf("slot %d sent %d packets, want 1 or 2", slots, sent)
+		}
+		if slots > 100 {
+			t.Fatal("the pacer does not drain")
+		}
+	}
+	if slots != 14 || len(order) != 27 {
+		t.Fatalf("%d packets in %d slots, want 27 in 14", len(order), slots)
+	}
+	for i, v := range order {
+		want := uint32(1000 + i)
+		if i >= 21 {
+			want = uint32(2000 + i - 21)
+		}
+		if v != want {
+			t.Fatalf("packet %d is %d, want %d", i, v, want)
+		}
+	}
+	for range 10 {
+		pc.slot(send) // idle
+	}
+	pc.queue = append(pc.queue, videoFrame{timestamp: 3000, n: 6})
+	before := len(order)
+	pc.slot(send)
+	if sent := len(order) - before; sent != 2 {
+		t.Fatalf("after idle slots, the first slot sent %d packets, want 2", sent)
+	}
+}

@@ -74,26 +74,37 @@ func (p *publisher) learnSSRCs() {
 	}
 }
 
-// send writes media until ctx ends: a frame burst per video tick, an audio
-// packet per audio tick. Tickers, not sleeps, keep the pace: a late tick is
-// followed by the next one on schedule.
+// send writes media until ctx ends: a frame per video tick, an audio packet
+// per audio tick. Tickers, not sleeps, keep the pace: a late tick is
+// followed by the next one on schedule. A frame goes out as one burst, or,
+// with cfg.Pace, through the pacer: every PaceSlot, packets worth that
+// slot's sending time at cfg.Pace × the bitrate, the frames in order.
 func (p *publisher) send(ctx context.Context, cfg *Config, plan videoPlan) {
-	var videoTick, audioTick <-chan time.Time
+	var videoTick, audioTick, paceTick <-chan time.Time
 	if p.video != nil {
 		t := time.NewTicker(plan.frameInterval)
 		defer t.Stop()
 		videoTick = t.C
+		if cfg.Pace > 0 {
+			t := time.NewTicker(PaceSlot)
+			defer t.Stop()
+			paceTick = t.C
+		}
 	}
 	if p.audio != nil {
 		t := time.NewTicker(audioPacketInterval)
 		defer t.Stop()
 		audioTick = t.C
 	}
+	pace := pacer{slotBytes: int(cfg.Pace * float64(cfg.VideoBitrate) / 8 * PaceSlot.Seconds())}
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	pkt.Version = 2
-	var frame uint64
-	plis := 0
+	sendVideo := func(f *videoFrame) int { return p.sendVideo(&pkt, buf, f) }
+	var (
+		frame uint64
+		plis  int
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -107,8 +118,17 @@ func (p *publisher) send(ctx context.Context, cfg *Config, plan videoPlan) {
 					p.pliKeyframes.Add(1)
 				}
 			}
-			p.sendFrame(&pkt, buf, plan, frame, key)
+			f := p.newFrame(plan, frame, key)
 			frame++
+			if paceTick == nil {
+				for f.next < f.n {
+					sendVideo(&f)
+				}
+				continue
+			}
+			pace.queue = append(pace.queue, f)
+		case <-paceTick:
+			pace.slot(sendVideo)
 		case <-audioTick:
 			index := p.sent[kindAudio].Load()
 			pkt.Marker = false
@@ -121,24 +141,65 @@ func (p *publisher) send(ctx context.Context, cfg *Config, plan videoPlan) {
 	}
 }
 
-// sendFrame writes one frame's packets back to back, as an encoder's
-// packetizer hands them to the network.
-func (p *publisher) sendFrame(pkt *rtp.Packet, buf []byte, plan videoPlan, frame uint64, key bool) {
+// pacer spreads video frames over time as a browser's pacer does: each
+// slot may send slotBytes, frames in order, a packet at a time while the
+// slot has budget left (the last packet may overdraw it, and the next slot
+// makes up for it). Unused budget does not build up: a pacer with nothing
+// to send starts its next slot afresh, as libwebrtc's does.
+type pacer struct {
+	slotBytes int
+	budget    int
+	queue     []videoFrame
+}
+
+// slot sends what one slot allows with send, which sends a frame's next
+// packet and returns its size.
+func (pc *pacer) slot(send func(*videoFrame) int) {
+	pc.budget = min(pc.budget+pc.slotBytes, pc.slotBytes)
+	for len(pc.queue) > 0 && pc.budget > 0 {
+		f := &pc.queue[0]
+		pc.budget -= send(f)
+		if f.next == f.n {
+			pc.queue = pc.queue[1:]
+		}
+	}
+	if len(pc.queue) == 0 {
+		pc.budget = min(pc.budget, 0)
+		pc.queue = nil // let the drained array go
+	}
+}
+
+// videoFrame is a frame being sent: its RTP timestamp, size and packet
+// count, and the next packet to send.
+type videoFrame struct {
+	timestamp uint32
+	key       bool
+	size, n   int
+	next      int
+}
+
+// newFrame plans frame number frame, a keyframe if key.
+func (p *publisher) newFrame(plan videoPlan, frame uint64, key bool) videoFrame {
 	size := plan.deltaBytes
 	if key {
 		size = plan.keyBytes
 		p.keyframes.Add(1)
 	}
-	n := plan.packets(size)
-	pkt.Timestamp = uint32(frame) * plan.ticksPerFrame
-	for i := range n {
-		index := p.sent[kindVideo].Load()
-		pkt.SequenceNumber = uint16(index)
-		pkt.Marker = i == n-1
-		t := tag{kind: kindVideo, publisher: uint32(p.index), index: index, sent: time.Now().UnixNano()}
-		pkt.Payload = videoPacket(buf, t, key, size, i, n)
-		p.write(p.video, pkt, kindVideo)
-	}
+	return videoFrame{timestamp: uint32(frame) * plan.ticksPerFrame, key: key, size: size, n: plan.packets(size)}
+}
+
+// sendVideo writes f's next packet, as an encoder's packetizer hands it to
+// the network, and returns its size.
+func (p *publisher) sendVideo(pkt *rtp.Packet, buf []byte, f *videoFrame) int {
+	index := p.sent[kindVideo].Load()
+	pkt.Timestamp = f.timestamp
+	pkt.SequenceNumber = uint16(index)
+	pkt.Marker = f.next == f.n-1
+	t := tag{kind: kindVideo, publisher: uint32(p.index), index: index, sent: time.Now().UnixNano()}
+	pkt.Payload = videoPacket(buf, t, f.key, f.size, f.next, f.n)
+	f.next++
+	p.write(p.video, pkt, kindVideo)
+	return 12 + len(pkt.Payload)
 }
 
 func (p *publisher) write(track *webrtc.TrackLocalStaticRTP, pkt *rtp.Packet, kind int) {

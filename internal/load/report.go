@@ -74,10 +74,12 @@ type ReportConfig struct {
 	VideoBitrate            int     `json:"videoBitrate"`
 	FPS                     int     `json:"fps"`
 	KeyframeIntervalSeconds float64 `json:"keyframeIntervalSeconds"`
-	WarmupSeconds           float64 `json:"warmupSeconds"`
-	DurationSeconds         float64 `json:"durationSeconds"`
-	GraceSeconds            float64 `json:"graceSeconds"`
-	DefaultInterceptors     bool    `json:"defaultInterceptors,omitempty"`
+	// Pace is Config.Pace: 0 when every video frame went out as one burst.
+	Pace                float64 `json:"pace,omitempty"`
+	WarmupSeconds       float64 `json:"warmupSeconds"`
+	DurationSeconds     float64 `json:"durationSeconds"`
+	GraceSeconds        float64 `json:"graceSeconds"`
+	DefaultInterceptors bool    `json:"defaultInterceptors,omitempty"`
 }
 
 // SentStats is what the publishers sent, in the window and per publisher.
@@ -358,6 +360,9 @@ func (r *Report) Format(w io.Writer) error {
 	if c.Video {
 		media = append(media, fmt.Sprintf("H.264 %.2f Mbit/s %d fps (%.0f pkt/s planned, %.0f sent)",
 			float64(c.VideoBitrate)/1e6, c.FPS, r.Sent.PlannedVideoPerSecond, r.Sent.VideoPerSecond))
+		if c.Pace > 0 {
+			media[len(media)-1] += fmt.Sprintf(", paced at %g × the bitrate", c.Pace)
+		}
 	}
 	if c.Audio {
 		media = append(media, fmt.Sprintf("Opus %.0f pkt/s", r.Sent.AudioPerSecond))

@@ -568,6 +568,7 @@ func reportConfig(cfg *Config) ReportConfig {
 		Video:                   !cfg.NoVideo,
 		Audio:                   !cfg.NoAudio,
 		VideoBitrate:            cfg.VideoBitrate,
+		Pace:                    cfg.Pace,
 		FPS:                     cfg.FPS,
 		KeyframeIntervalSeconds: cfg.KeyframeInterval.Seconds(),
 		WarmupSeconds:           cfg.Warmup.Seconds(),
