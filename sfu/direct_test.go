@@ -43,6 +43,19 @@ func listenLoopback(tb testing.TB, network, ip string) *net.UDPConn {
 	return u
 }
 
+// readDatagram reads one datagram from u into buf, waiting at most 5 s,
+// and fails the test if none comes. It returns the datagram and its
+// source.
+func readDatagram(tb testing.TB, u *net.UDPConn, buf []byte) ([]byte, netip.AddrPort) {
+	tb.Helper()
+	_ = u.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, from, err := u.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		tb.Fatalf("read a datagram on %v: %v", u.LocalAddr(), err)
+	}
+	return buf[:n], from
+}
+
 // mediaSocketOf is u as the direct path holds it.
 func mediaSocketOf(tb testing.TB, u *net.UDPConn) *mediaSocket {
 	tb.Helper()
@@ -276,14 +289,9 @@ func TestDatagramWriter(t *testing.T) {
 			if err := w.writeTo(r, want); err != nil {
 				t.Fatal(err)
 			}
-			got := make([]byte, 2000)
-			_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
-			n, from, err := rx.ReadFromUDPAddrPort(got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got[:n], want) || from != tx.LocalAddr().(*net.UDPAddr).AddrPort() {
-				t.Fatalf("received %d bytes from %v, want %d from %v", n, from, len(want), tx.LocalAddr())
+			got, from := readDatagram(t, rx, make([]byte, 2000))
+			if !bytes.Equal(got, want) || from != tx.LocalAddr().(*net.UDPAddr).AddrPort() {
+				t.Fatalf("received %d bytes from %v, want %d from %v", len(got), from, len(want), tx.LocalAddr())
 			}
 			if allocs := testing.AllocsPerRun(100, func() { _ = w.writeTo(r, want[:100]) }); allocs != 0 {
 				t.Fatalf("%v allocations per write", allocs)
@@ -429,11 +437,8 @@ func TestRawConnWrites(t *testing.T) {
 	if n, err := c.WriteToAddrPort(want, to); err != nil || n != len(want) {
 		t.Fatalf("wrote %d: %v", n, err)
 	}
-	got := make([]byte, 1500)
-	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := rx.Read(got)
-	if err != nil || !bytes.Equal(got[:n], want) {
-		t.Fatalf("read %d bytes: %v", n, err)
+	if got, _ := readDatagram(t, rx, make([]byte, 1500)); !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, want %d", len(got), len(want))
 	}
 	if allocs := testing.AllocsPerRun(100, func() { _, _ = c.WriteToAddrPort(want[:20], to) }); allocs != 0 {
 		t.Fatalf("%v allocations per write", allocs)
@@ -492,14 +497,10 @@ func TestBatchedRunsDecrypt(t *testing.T) {
 				}
 				buf := make([]byte, 2048)
 				for i := range want {
-					_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
-					n, err := rx.Read(buf)
+					sealed, _ := readDatagram(t, rx, buf)
+					plain, err := ctx.DecryptRTP(nil, sealed, nil)
 					if err != nil {
-						t.Fatalf("datagram %d: %v", i, err)
-					}
-					plain, err := ctx.DecryptRTP(nil, buf[:n], nil)
-					if err != nil {
-						t.Fatalf("datagram %d (%d bytes): %v", i, n, err)
+						t.Fatalf("datagram %d (%d bytes): %v", i, len(sealed), err)
 					}
 					var got rtp.Packet
 					if err := got.Unmarshal(plain); err != nil {

@@ -100,7 +100,7 @@ func (p *publisher) send(ctx context.Context, cfg *Config, plan videoPlan) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	pkt.Version = 2
-	sendVideo := func(f *videoFrame) int { return p.sendVideo(&pkt, buf, f) }
+	sendNext := func(f *videoFrame) int { return p.sendVideo(&pkt, buf, f) }
 	var (
 		frame uint64
 		plis  int
@@ -122,13 +122,13 @@ func (p *publisher) send(ctx context.Context, cfg *Config, plan videoPlan) {
 			frame++
 			if paceTick == nil {
 				for f.next < f.n {
-					sendVideo(&f)
+					sendNext(&f)
 				}
 				continue
 			}
 			pace.queue = append(pace.queue, f)
 		case <-paceTick:
-			pace.slot(sendVideo)
+			pace.slot(sendNext)
 		case <-audioTick:
 			index := p.sent[kindAudio].Load()
 			pkt.Marker = false
