@@ -13,8 +13,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -42,27 +40,26 @@ type Config struct {
 	NoDirectSend bool
 }
 
-// API is the shared pion API every Peer is built from: one MediaEngine, one
-// set of interceptors and one UDP socket per address for all peers.
+// API is the shared pion API every Peer is built from: one MediaEngine and
+// one UDP socket per address for all peers, and the goroutine that sends
+// every peer's RTCP (rtcploop.go). Each peer's interceptor chain is only its
+// own directReceiver: the server's receive-side RTCP is its own.
 type API struct {
-	media *webrtc.MediaEngine
-	// interceptors are the factories of every peer's chain, after the
-	// peer's own directReceiver.
-	interceptors []interceptor.Factory
-	settings     webrtc.SettingEngine
-	mux          *ice.MultiUDPMuxDefault
-	sockets      *mediaSockets
-	log          *slog.Logger
-	direct       bool // direct sending allowed
+	media    *webrtc.MediaEngine
+	settings webrtc.SettingEngine
+	mux      *ice.MultiUDPMuxDefault
+	sockets  *mediaSockets
+	log      *slog.Logger
+	direct   bool // direct sending allowed
 
 	peers   atomic.Int64 // peers created and not yet closed
 	created atomic.Int64 // peers ever created
 
 	mu   sync.Mutex
-	live map[*Peer]struct{} // for Stats and sender reports
+	live map[*Peer]struct{} // for Stats and the RTCP loop
 	gone totals
 
-	// stop and done end and join the sender report goroutine.
+	// stop and done end and join the RTCP loop.
 	stop, done chan struct{}
 	closeOnce  sync.Once
 }
@@ -84,13 +81,6 @@ func NewAPI(cfg Config) (*API, error) {
 		}
 	}
 	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend}
-	interceptors, err := newInterceptors()
-	if err != nil {
-		return nil, err
-	}
-	// Registered last, so it sees what the NACK generator writes.
-	interceptors = append(interceptors, nackCounterFactory{n: &a.gone.nacksOut})
-
 	sockets, err := newMediaSockets(log)
 	if err != nil {
 		return nil, err
@@ -139,17 +129,17 @@ func NewAPI(cfg Config) (*API, error) {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 
-	a.media, a.interceptors, a.settings, a.mux, a.sockets = m, interceptors, se, mux, sockets
+	a.media, a.settings, a.mux, a.sockets = m, se, mux, sockets
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(a.done)
-		a.sendReports(a.stop)
+		a.sendRTCP(a.stop)
 	}()
 	return a, nil
 }
 
-// peerAPI builds the pion API of one peer: the shared media engine,
-// interceptors and sockets, with DTLS hooks that capture that peer's keys
+// peerAPI builds the pion API of one peer: the shared media engine and
+// sockets, with DTLS hooks that capture that peer's keys
 // and the peer's direct receiver innermost in its chain.
 func (a *API) peerAPI(secrets *dtlsSecrets, rx *directReceiver) *webrtc.API {
 	se := a.settings
@@ -157,39 +147,11 @@ func (a *API) peerAPI(secrets *dtlsSecrets, rx *directReceiver) *webrtc.API {
 	se.SetDTLSKeyLogWriter(secrets)
 	registry := &interceptor.Registry{}
 	registry.Add(receiverFactory{r: rx})
-	for _, f := range a.interceptors {
-		registry.Add(f)
-	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(a.media),
 		webrtc.WithInterceptorRegistry(registry),
 		webrtc.WithSettingEngine(se),
 	)
-}
-
-// newInterceptors chooses the RTCP machinery on purpose:
-//   - NACK generator: asks publishers to retransmit what the server missed;
-//   - no NACK responder: subscribers' NACKs are answered from one packet cache
-//     per published track (packetCache), not one copy per subscriber;
-//   - receiver reports toward publishers (sender reports toward subscribers
-//     are the Peer's own, senderreport.go: the interceptor would not see
-//     packets sent directly);
-//   - no transport-cc interceptor: the feedback toward publishers, which
-//     their bandwidth estimation needs to ramp up, is the directReceiver's
-//     (receive.go), without pion's goroutine hand-off per packet.
-//
-// The NACK generator and receiver reports are built per peer only once it
-// publishes (lazy.go): subscribers never run their loops.
-func newInterceptors() ([]interceptor.Factory, error) {
-	generator, err := nack.NewGeneratorInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("nack generator: %w", err)
-	}
-	receiverReports, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("receiver reports: %w", err)
-	}
-	return []interceptor.Factory{onFirstStream{generator}, onFirstStream{receiverReports}}, nil
 }
 
 // Peers is the number of peers created and not yet closed.

@@ -184,9 +184,9 @@ func (t *Track) forward() {
 }
 
 // admit does the bookkeeping of one packet from the publisher that arrived
-// at now (counters, loss estimate, media clock, retransmission cache) and
-// sets its payload. It reports false for a packet not to forward: malformed,
-// or the track paused.
+// at now (counters, reception for the publisher's reports and NACKs, media
+// clock, retransmission cache) and sets its payload. It reports false for a
+// packet not to forward: malformed, or the track paused.
 func (t *Track) admit(p *inPacket, now time.Time) bool {
 	if err := p.pkt.Unmarshal(p.buf[:p.n]); err != nil {
 		t.log.Debug("drop malformed RTP", "err", err)
@@ -194,7 +194,7 @@ func (t *Track) admit(p *inPacket, now time.Time) bool {
 	}
 	t.packets.Add(1)
 	t.bytes.Add(uint64(p.n))
-	t.lostPkts.Store(t.seq.add(p.pkt.SequenceNumber))
+	t.lostPkts.Store(t.reception.add(p.pkt.SequenceNumber, p.pkt.Timestamp, now))
 	t.clock.advance(p.pkt.Timestamp, now)
 	if t.paused.Load() {
 		return false

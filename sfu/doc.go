@@ -17,10 +17,12 @@
 // The fan-out never waits on a subscriber: a full socket buffer drops the
 // datagrams. A publisher's RTP takes the direct path the other way
 // (receive.go): the socket's reader decrypts it and queues it for the track,
-// around pion's chain of receive goroutines, yet through pion's NACK and
-// receiver-report interceptors, which are built only for peers that publish
-// (lazy.go); the receiver sends the transport-cc feedback itself. ICE, DTLS
-// and RTCP stay with pion; the Peer sends its own sender reports.
+// around pion's chain of receive goroutines and interceptors. The track's
+// forwarder notes each packet's arrival for the receiver reports and NACKs
+// (reception.go), and the receiver records it for the transport-cc feedback.
+// One goroutine per API sends every peer's RTCP on one ticker (rtcploop.go):
+// feedback and NACKs ten times a second, sender and receiver reports once.
+// ICE and DTLS stay with pion, and so do RTCP's encryption and sending.
 //
 // The package imports pion and nothing of Confab's; rooms and signaling sit above.
 package sfu

@@ -127,30 +127,6 @@ func TestPacketCache(t *testing.T) {
 	}
 }
 
-func TestSeqCounter(t *testing.T) {
-	cases := []struct {
-		name string
-		seqs []uint16
-		lost uint64
-	}{
-		{"in order", []uint16{1, 2, 3, 4}, 0},
-		{"one gap", []uint16{1, 2, 4, 5}, 1},
-		{"gap filled later", []uint16{1, 2, 4, 3, 5}, 0},
-		{"across the wrap", []uint16{65534, 65535, 0, 2}, 1},
-		{"late packet before the wrap", []uint16{65535, 1, 0}, 0},
-	}
-	for _, tc := range cases {
-		var c seqCounter
-		var lost uint64
-		for _, s := range tc.seqs {
-			lost = c.add(s)
-		}
-		if lost != tc.lost {
-			t.Errorf("%s: lost %d, want %d", tc.name, lost, tc.lost)
-		}
-	}
-}
-
 // TestParallelFanOut: with workers, every subscriber still gets every packet
 // exactly once, rewritten, without allocation, and the workers stop.
 func TestParallelFanOut(t *testing.T) {

@@ -60,8 +60,8 @@ type Peer struct {
 	// route is known (receive.go).
 	rx *directReceiver
 
-	// reportSlot says in which tenth of each second the API's reporter
-	// sends this peer's sender reports.
+	// reportSlot says in which of the RTCP loop's runs each second this
+	// peer's sender and receiver reports go out (rtcploop.go).
 	reportSlot int
 
 	wg sync.WaitGroup

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
@@ -29,22 +30,21 @@ import (
 // decrypts the peer's RTP itself and queues it for the track: one hand-off
 // instead of five.
 //
-// The packets still pass pion's receive interceptors (NACK generation,
-// receiver reports, transport-cc feedback): a directReceiver is itself the
-// innermost interceptor of the peer's chain, and the reader it gives each
-// remote stream returns packets from either path, so the interceptors see
-// every packet whichever way it came. Packets pion still carries (before
-// the route is known, for streams the server has not bound, or after a
-// fallback) are moved into the same queue by a pump goroutine per stream.
+// A directReceiver is the innermost (and only) interceptor of the peer's
+// chain, and the reader it gives each remote stream returns packets from
+// either path. Packets pion still carries (before the route is known, for
+// streams the server has not bound, or after a fallback) are moved into the
+// same queue by a pump goroutine per stream.
 //
 // RTCP, STUN and DTLS stay on pion's path, and so does any RTP the direct
 // path cannot place or decrypt.
 //
-// Transport-cc feedback is the receiver's own too. pion's interceptor hands
-// every packet over a channel to a goroutine of its own, one more wake-up
-// per packet; the receiver instead records the packet's transport-wide
-// sequence number where it takes it (with pion's twcc.Recorder), and one
-// goroutine per publishing peer sends the feedback every feedbackInterval.
+// The receive-side RTCP is the server's own (reception.go, rtcploop.go).
+// For transport-cc feedback, pion's interceptor hands every packet over a
+// channel to a goroutine of its own, one more wake-up per packet; the
+// receiver instead records the packet's transport-wide sequence number
+// where it takes it (with pion's twcc.Recorder), and the server's RTCP loop
+// sends the feedback every rtcpInterval.
 
 const (
 	// rxQueueVideo and rxQueueAudio are the packets a remote stream's
@@ -60,9 +60,6 @@ const (
 	// srtpReplayWindow is the replay window of the direct receive context,
 	// pion's default for its sessions.
 	srtpReplayWindow = 64
-	// feedbackInterval is the time between transport-cc feedback packets,
-	// pion's and libwebrtc's default.
-	feedbackInterval = 100 * time.Millisecond
 )
 
 // rxPacket is one decrypted RTP packet waiting in a stream's queue.
@@ -85,10 +82,6 @@ type rxStream struct {
 	// twccID is the transport-wide sequence number's header extension id,
 	// 0 when not negotiated.
 	twccID uint8
-	// attr and hdr, used by the reader only, carry each packet's parsed
-	// header up the interceptor chain (see attributes).
-	attr interceptor.Attributes
-	hdr  rtp.Header
 
 	// Under directReceiver.mu:
 	closed   bool // full is closed or about to be
@@ -131,45 +124,8 @@ func (s *rxStream) read(b []byte, a interceptor.Attributes) (int, interceptor.At
 	if len(b) < p.n {
 		return 0, a, io.ErrShortBuffer
 	}
-	n := copy(b, p.buf[:p.n])
-	return n, s.attributes(b[:n], a), nil
+	return copy(b, p.buf[:p.n]), a, nil
 }
-
-// attributes returns the attributes handed up the interceptor chain with
-// pkt: the stream's own, holding pkt's header, parsed once, where pion's
-// interceptors look for it (Attributes.GetRTPHeader). Without them the NACK
-// generator and the receiver reports each parsed the header again, into a
-// new map and header: three allocations per packet received. It returns a
-// (pion passes none) when pkt does not parse, or when the key is unknown.
-func (s *rxStream) attributes(pkt []byte, a interceptor.Attributes) interceptor.Attributes {
-	if a != nil || headerKey == nil {
-		return a
-	}
-	if _, err := s.hdr.Unmarshal(pkt); err != nil {
-		return a // the interceptors report it
-	}
-	if s.attr == nil {
-		s.attr = make(interceptor.Attributes, 1)
-	}
-	clear(s.attr) // nothing an interceptor added stays for the next packet
-	s.attr[headerKey] = &s.hdr
-	return s.attr
-}
-
-// headerKey is the key pion's interceptors keep a packet's parsed RTP
-// header under in its attributes. pion does not export it; it is found
-// once, by having pion store a header in empty attributes. nil if that
-// does not give exactly one key.
-var headerKey = func() any {
-	a := interceptor.Attributes{}
-	if _, err := a.GetRTPHeader([]byte{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}); err != nil || len(a) != 1 {
-		return nil
-	}
-	for k := range a {
-		return k
-	}
-	return nil
-}()
 
 // directReceiver is one peer's direct receive path and the innermost
 // interceptor of its chain.
@@ -182,8 +138,7 @@ type directReceiver struct {
 	ctx     *srtp.Context // nil until the keys are known
 	hdr     rtp.Header    // scratch for decryption
 
-	// closing ends the pumps' waits for a free slot and the feedback
-	// loop; wg joins them.
+	// closing ends the pumps' waits for a free slot; wg joins them.
 	closing   chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -191,14 +146,13 @@ type directReceiver struct {
 	// index, when not nil, finds r by its streams' SSRCs.
 	index *ssrcIndex
 
-	// rtcp is the peer's RTCP writer (under mu); feedback records the
-	// transport-wide sequence numbers for the feedback loop, started with
-	// the first stream that carries them.
-	rtcp      interceptor.RTCPWriter
-	feedback  *twcc.Recorder // under fbMu
-	fbMu      sync.Mutex
-	fbStarted bool // under mu
-	epoch     time.Time
+	// ssrc is the sender SSRC of the server's RTCP to the peer; feedback
+	// records the transport-wide sequence numbers for the transport-cc
+	// feedback the server's RTCP loop sends.
+	ssrc     uint32
+	feedback *twcc.Recorder // under fbMu
+	fbMu     sync.Mutex
+	epoch    time.Time
 
 	// received counts packets decrypted directly; dropped, packets dropped
 	// because their stream's queue was full; failed, packets that did not
@@ -207,9 +161,10 @@ type directReceiver struct {
 }
 
 func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
+	ssrc := randomSSRC()
 	return &directReceiver{
 		log: log, index: index, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
-		feedback: twcc.NewRecorder(randomSSRC()), epoch: time.Now(),
+		ssrc: ssrc, feedback: twcc.NewRecorder(ssrc), epoch: time.Now(),
 	}
 }
 
@@ -218,14 +173,6 @@ func (r *directReceiver) stream(ssrc uint32) *rxStream {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.streams[ssrc]
-}
-
-// BindRTCPWriter keeps the peer's RTCP writer for the feedback.
-func (r *directReceiver) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
-	r.mu.Lock()
-	r.rtcp = w
-	r.mu.Unlock()
-	return w
 }
 
 // BindRemoteStream gives a remote stream its queue and pump, and returns the
@@ -243,12 +190,6 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	}
 	r.mu.Lock()
 	r.streams[info.SSRC] = s
-	w := r.rtcp
-	startFeedback := s.twccID != 0 && !r.fbStarted && w != nil
-	if startFeedback {
-		r.fbStarted = true
-		r.wg.Add(1)
-	}
 	r.wg.Add(1)
 	r.mu.Unlock()
 	if r.index != nil {
@@ -258,12 +199,6 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 		defer r.wg.Done()
 		r.pump(s, reader)
 	}()
-	if startFeedback {
-		go func() {
-			defer r.wg.Done()
-			r.sendFeedback(w)
-		}()
-	}
 	return interceptor.RTPReaderFunc(s.read)
 }
 
@@ -283,30 +218,15 @@ func (r *directReceiver) record(s *rxStream, h *rtp.Header) {
 	r.fbMu.Unlock()
 }
 
-// sendFeedback sends the transport-cc feedback of what arrived since the
-// last, every feedbackInterval, until the receiver closes.
-func (r *directReceiver) sendFeedback(w interceptor.RTCPWriter) {
-	t := time.NewTicker(feedbackInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.closing:
-			return
-		case <-t.C:
-		}
-		r.fbMu.Lock()
-		pkts := r.feedback.BuildFeedbackPacket()
-		r.fbMu.Unlock()
-		if len(pkts) == 0 {
-			continue
-		}
-		if _, err := w.Write(pkts, nil); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			r.log.Debug("send transport-cc feedback", "err", err)
-		}
-	}
+// transportFeedback appends the transport-cc feedback of what arrived since
+// the last call to pkts.
+func (r *directReceiver) transportFeedback(pkts []rtcp.Packet) []rtcp.Packet {
+	r.fbMu.Lock()
+	defer r.fbMu.Unlock()
+	return append(pkts, r.feedback.BuildFeedbackPacket()...)
 }
 
-// randomSSRC is a random sender SSRC for the feedback packets.
+// randomSSRC is a random sender SSRC for the server's RTCP.
 func randomSSRC() uint32 {
 	var b [4]byte
 	_, _ = rand.Read(b[:])

@@ -1,22 +1,11 @@
 package sfu
 
 import (
-	"errors"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
 )
-
-// senderReportInterval is how often a Peer sends RTCP sender reports for
-// the tracks it receives (RFC 3550 suggests about every 5 s for small
-// sessions; browsers use 1 s).
-const senderReportInterval = time.Second
-
-// maxReportsPerPacket bounds one compound RTCP packet of sender reports
-// (28 bytes each) well under the MTU.
-const maxReportsPerPacket = 32
 
 // mediaClock maps a track's RTP timestamps to the server's wall clock: the
 // timestamp of the latest frame and when its first packet arrived. The
@@ -68,51 +57,6 @@ func ntpTime(t time.Time) uint64 {
 	sec := uint64(t.Unix()) + ntpEpochOffset
 	frac := (uint64(t.Nanosecond()) << 32) / 1e9
 	return sec<<32 | frac
-}
-
-// reportSlots spreads the peers' sender reports over a second, so the
-// reporter never writes them all at once.
-const reportSlots = 10
-
-// sendReports sends every peer's sender reports once per
-// senderReportInterval, a tenth of the peers at a time. One goroutine per
-// API, run until stop is closed.
-func (a *API) sendReports(stop <-chan struct{}) {
-	tick := time.NewTicker(senderReportInterval / reportSlots)
-	defer tick.Stop()
-	var peers []*Peer
-	var pkts []rtcp.Packet
-	slot := 0
-	for {
-		select {
-		case <-stop:
-			return
-		case now := <-tick.C:
-			peers = a.livePeers(peers[:0])
-			for _, p := range peers {
-				if p.reportSlot == slot {
-					pkts = p.sendReports(now, pkts[:0])
-				}
-			}
-			clear(peers)
-			slot = (slot + 1) % reportSlots
-		}
-	}
-}
-
-// sendReports sends p's sender reports due at now; pkts is scratch, returned
-// for reuse.
-func (p *Peer) sendReports(now time.Time, pkts []rtcp.Packet) []rtcp.Packet {
-	pkts = p.senderReports(now, pkts)
-	for rest := pkts; len(rest) > 0; {
-		n := min(len(rest), maxReportsPerPacket)
-		if err := p.pc.WriteRTCP(rest[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			p.log.Debug("send sender reports", "err", err)
-		}
-		rest = rest[n:]
-	}
-	clear(pkts)
-	return pkts
 }
 
 // senderReports appends the sender reports due at now to pkts.

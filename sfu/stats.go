@@ -2,9 +2,6 @@ package sfu
 
 import (
 	"sync/atomic"
-
-	"github.com/pion/interceptor"
-	"github.com/pion/rtcp"
 )
 
 // Stats are the media core's totals since the API was made: tracks and down
@@ -104,28 +101,4 @@ func (a *API) Stats() Stats {
 		p.mu.Unlock()
 	}
 	return s
-}
-
-// nackCounter is an interceptor that counts the NACKs the server sends to
-// publishers (pion's NACK generator writes them).
-type nackCounter struct {
-	interceptor.NoOp
-	n *atomic.Uint64
-}
-
-func (c *nackCounter) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
-	return interceptor.RTCPWriterFunc(func(pkts []rtcp.Packet, attrs interceptor.Attributes) (int, error) {
-		for _, p := range pkts {
-			if _, ok := p.(*rtcp.TransportLayerNack); ok {
-				c.n.Add(1)
-			}
-		}
-		return w.Write(pkts, attrs)
-	})
-}
-
-type nackCounterFactory struct{ n *atomic.Uint64 }
-
-func (f nackCounterFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &nackCounter{n: f.n}, nil
 }

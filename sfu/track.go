@@ -45,11 +45,13 @@ type Track struct {
 	// paused stops forwarding (a moderator muted the track); the reader
 	// keeps reading so the publisher's transport stays healthy.
 	paused atomic.Bool
-	// seq tracks sequence numbers for the loss estimate; only the reader
-	// writes it.
-	seq      seqCounter
-	lostPkts atomic.Uint64
-	started  time.Time
+	// reception is what the server reports to the publisher (receiver
+	// reports, NACKs); its loss count is also lostPkts. nack says whether
+	// the publisher takes NACKs for the track.
+	reception *reception
+	nack      bool
+	lostPkts  atomic.Uint64
+	started   time.Time
 
 	rateMu    sync.Mutex
 	rateBytes uint64
@@ -88,6 +90,8 @@ func newTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver, pc *webr
 		started:   time.Now(),
 		pool:      newFanOutPool(),
 	}
+	t.reception = newReception(t.codec.ClockRate)
+	t.nack = t.kind == webrtc.RTPCodecTypeVideo && negotiatedNACK(remote.Codec().RTCPFeedback)
 	t.log = log.With("track", t.id, "kind", t.kind.String(), "codec", t.codec.MimeType)
 	if t.kind == webrtc.RTPCodecTypeVideo {
 		t.cache = &packetCache{}
@@ -214,49 +218,18 @@ func (t *Track) sendPLI() {
 	}
 }
 
-// readRTCP drains the publisher-side receiver's RTCP so the interceptors (receiver
-// reports, NACK generation) see it. It ends when the receiver stops.
+// readRTCP reads the publisher's RTCP for the track and notes its sender
+// reports, which the receiver reports answer. It ends when the receiver
+// stops.
 func (t *Track) readRTCP() {
 	buf := make([]byte, maxPacketSize)
 	for {
-		if _, _, err := t.receiver.Read(buf); err != nil {
+		n, _, err := t.receiver.Read(buf)
+		if err != nil {
 			return
 		}
+		if ntp, ok := findSenderReport(buf[:n], t.ssrc); ok {
+			t.reception.senderReport(ntp, time.Now())
+		}
 	}
-}
-
-// seqCounter estimates lost packets from RTP sequence numbers: expected
-// packets (highest extended sequence number minus the first, plus one) minus
-// packets received. Duplicates and retransmissions are not told
-// apart from originals, which is good enough for an operator's view.
-type seqCounter struct {
-	started  bool
-	first    uint64
-	highest  uint64 // extended with the wrap count
-	received uint64
-}
-
-// add records one packet and returns the loss so far.
-func (c *seqCounter) add(seq uint16) uint64 {
-	c.received++
-	if !c.started {
-		c.started, c.first, c.highest = true, uint64(seq), uint64(seq)
-		return 0
-	}
-	// Extend seq to the wrap cycle closest to the highest seen.
-	ext := c.highest&^0xffff | uint64(seq)
-	switch {
-	case ext+0x8000 < c.highest:
-		ext += 0x10000
-	case ext > c.highest+0x8000 && ext >= 0x10000:
-		ext -= 0x10000
-	}
-	if ext > c.highest {
-		c.highest = ext
-	}
-	expected := c.highest - c.first + 1
-	if c.received >= expected {
-		return 0
-	}
-	return expected - c.received
 }

@@ -1,0 +1,156 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// TestReceptionLoss: the loss count is expected minus received, across
+// gaps, late packets and the sequence-number wrap.
+func TestReceptionLoss(t *testing.T) {
+	cases := []struct {
+		name string
+		seqs []uint16
+		lost uint64
+	}{
+		{"in order", []uint16{1, 2, 3, 4}, 0},
+		{"one gap", []uint16{1, 2, 4, 5}, 1},
+		{"gap filled later", []uint16{1, 2, 4, 3, 5}, 0},
+		{"across the wrap", []uint16{65534, 65535, 0, 2}, 1},
+		{"late packet before the wrap", []uint16{65535, 1, 0}, 0},
+		{"a duplicate offsets a loss (RFC 3550 A.3)", []uint16{1, 1, 3}, 0},
+	}
+	for _, tc := range cases {
+		r := newReception(90000)
+		var lost uint64
+		at := time.Now()
+		for _, s := range tc.seqs {
+			lost = r.add(s, 0, at)
+		}
+		if lost != tc.lost {
+			t.Errorf("%s: lost %d, want %d", tc.name, lost, tc.lost)
+		}
+	}
+}
+
+// TestReceptionNACK: what is missing is asked for once per run, at most
+// maxNackTries times, until it arrives; only within the window, never before
+// the first packet, and across the wrap.
+func TestReceptionNACK(t *testing.T) {
+	at := time.Now()
+	r := newReception(90000)
+	for _, s := range []uint16{65530, 65531, 65534, 1, 2} {
+		r.add(s, 0, at)
+	}
+	want := []uint16{65532, 65533, 65535, 0}
+	if got := r.missing(nil); !slices.Equal(got, want) {
+		t.Fatalf("missing %v, want %v", got, want)
+	}
+	r.add(65535, 0, at) // retransmitted
+	want = []uint16{65532, 65533, 0}
+	for try := 2; try <= maxNackTries; try++ {
+		if got := r.missing(nil); !slices.Equal(got, want) {
+			t.Fatalf("try %d: missing %v, want %v", try, got, want)
+		}
+	}
+	if got := r.missing(nil); len(got) != 0 {
+		t.Fatalf("missing %v after %d tries, want none", got, maxNackTries)
+	}
+
+	// A jump past the window: only the window's gap is asked for, and
+	// its slots start with no tries.
+	r.add(2+2*receptionWindow, 0, at)
+	got := r.missing(nil)
+	if len(got) != receptionWindow-1 || got[0] != 3+receptionWindow || got[len(got)-1] != 1+2*receptionWindow {
+		t.Fatalf("after a jump: %d missing from %d to %d; want %d from %d to %d",
+			len(got), got[0], got[len(got)-1], receptionWindow-1, 3+receptionWindow, 1+2*receptionWindow)
+	}
+
+	// Noting packets and finding what is missing allocate nothing.
+	buf := make([]uint16, 0, receptionWindow)
+	seq := uint16(10)
+	allocs := testing.AllocsPerRun(100, func() {
+		seq += 2
+		r.add(seq, uint32(seq)*3000, at)
+		buf = r.missing(buf[:0])
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per packet", allocs)
+	}
+}
+
+// TestReceptionReport: a report tells the highest extended sequence number,
+// the loss since the last report and in all, the jitter, and answers the
+// latest sender report.
+func TestReceptionReport(t *testing.T) {
+	const ssrc, rate = 1234, 90000
+	r := newReception(rate)
+	start := time.Now()
+	if _, ok := r.report(ssrc, start); ok {
+		t.Fatal("a report before any packet")
+	}
+	// Four frames 33 ms apart, the third 5 ms late, sequence numbers
+	// 65534, 65535, 0 (lost), 1.
+	for i, s := range []uint16{65534, 65535, 1} {
+		frame := i
+		if i == 2 {
+			frame = 3
+		}
+		at := start.Add(time.Duration(frame) * 33 * time.Millisecond)
+		if i == 1 {
+			at = at.Add(5 * time.Millisecond)
+		}
+		r.add(s, uint32(frame*2970), at)
+	}
+	ntp := uint64(0x1122334455667788)
+	r.senderReport(ntp, start.Add(100*time.Millisecond))
+	rr, ok := r.report(ssrc, start.Add(600*time.Millisecond))
+	if !ok {
+		t.Fatal("no report")
+	}
+	if rr.SSRC != ssrc || rr.LastSequenceNumber != 1<<16|1 || rr.TotalLost != 1 || rr.FractionLost != 64 {
+		t.Fatalf("report %+v: want SSRC %d, last sequence number %d, 1 lost, fraction 64", rr, ssrc, 1<<16|1)
+	}
+	// 5 ms is 450 timestamp units: the jitter steps by 450/16 for the late
+	// frame, then by (450 - 28)/16 for the next, on time and so 5 ms early
+	// against the late one.
+	if rr.Jitter < 50 || rr.Jitter > 60 {
+		t.Fatalf("jitter %d, want about 54", rr.Jitter)
+	}
+	if rr.LastSenderReport != 0x33445566 || rr.Delay != 65536/2 {
+		t.Fatalf("LSR %#x, DLSR %d; want %#x, %d", rr.LastSenderReport, rr.Delay, 0x33445566, 65536/2)
+	}
+	// The next report counts loss since this one.
+	r.add(2, 4*2970, start.Add(132*time.Millisecond))
+	if rr, _ = r.report(ssrc, start.Add(time.Second)); rr.FractionLost != 0 || rr.TotalLost != 1 {
+		t.Fatalf("second report: fraction %d, total %d; want 0, 1", rr.FractionLost, rr.TotalLost)
+	}
+}
+
+// TestFindSenderReport: the sender report of the stream is found in a
+// compound packet, after other packets; others' and malformed ones are not.
+func TestFindSenderReport(t *testing.T) {
+	compound, err := rtcp.Marshal([]rtcp.Packet{
+		&rtcp.ReceiverReport{SSRC: 9},
+		&rtcp.SenderReport{SSRC: 7, NTPTime: 42},
+		&rtcp.SenderReport{SSRC: 8, NTPTime: 43},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ntp, ok := findSenderReport(compound, 8); !ok || ntp != 43 {
+		t.Fatalf("found %d, %v; want 43", ntp, ok)
+	}
+	if _, ok := findSenderReport(compound, 9); ok {
+		t.Fatal("a receiver report taken for a sender report")
+	}
+	broken := slices.Clone(compound)
+	binary.BigEndian.PutUint16(broken[2:4], 200) // longer than the packet
+	if _, ok := findSenderReport(broken, 8); ok {
+		t.Fatal("found a sender report in a malformed packet")
+	}
+}
