@@ -21,8 +21,9 @@
 // forwarder notes each packet's arrival for the receiver reports and NACKs
 // (reception.go), and the receiver records it for the transport-cc feedback.
 // One goroutine per API sends every peer's RTCP on one ticker (rtcploop.go):
-// feedback and NACKs ten times a second, sender and receiver reports once.
-// ICE and DTLS stay with pion, and so do RTCP's encryption and sending.
+// feedback and NACKs ten times a second, sender and receiver reports once,
+// sealed and written by the loop itself on the direct route. ICE and DTLS
+// stay with pion, and so does the RTCP the peers send.
 //
 // The package imports pion and nothing of Confab's; rooms and signaling sit above.
 package sfu

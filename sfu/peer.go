@@ -60,6 +60,8 @@ type Peer struct {
 	// route is known (receive.go).
 	rx *directReceiver
 
+	// rtcpOut seals the RTCP loop's packets for the direct route.
+	rtcpOut directRTCP
 	// reportSlot says in which of the RTCP loop's runs each second this
 	// peer's sender and receiver reports go out (rtcploop.go).
 	reportSlot int
@@ -92,6 +94,7 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		pc:         pc,
 		secrets:    secrets,
 		rx:         rx,
+		rtcpOut:    directRTCP{ssrc: randomSSRC(0, rx.ssrc)},
 		reportSlot: int(a.created.Add(1) % reportSlots),
 		owner:      a,
 		log:        log,

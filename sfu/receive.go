@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,11 +227,15 @@ func (r *directReceiver) transportFeedback(pkts []rtcp.Packet) []rtcp.Packet {
 	return append(pkts, r.feedback.BuildFeedbackPacket()...)
 }
 
-// randomSSRC is a random sender SSRC for the server's RTCP.
-func randomSSRC() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint32(b[:])
+// randomSSRC is a random sender SSRC for the server's RTCP, none of not.
+func randomSSRC(not ...uint32) uint32 {
+	for {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		if ssrc := binary.BigEndian.Uint32(b[:]); !slices.Contains(not, ssrc) {
+			return ssrc
+		}
+	}
 }
 
 // pump moves the packets pion delivers for s into its queue until pion's

@@ -154,3 +154,39 @@ func TestFindSenderReport(t *testing.T) {
 		t.Fatal("found a sender report in a malformed packet")
 	}
 }
+
+// TestNextCompound: a run's RTCP is cut into compound packets of at most
+// maxRTCPSize bytes, in order, each starting with a receiver report of the
+// path's SSRC (the SSRC the SRTCP nonce is made of).
+func TestNextCompound(t *testing.T) {
+	const ssrc = 99
+	pkts := []rtcp.Packet{&rtcp.ReceiverReport{SSRC: ssrc}}
+	for i := range 200 {
+		pkts = append(pkts, &rtcp.TransportLayerNack{MediaSSRC: uint32(i), Nacks: []rtcp.NackPair{{PacketID: uint16(i)}}})
+	}
+	var got []rtcp.Packet
+	compounds := 0
+	for first, rest := true, pkts; len(rest) > 0; first = false {
+		var c []rtcp.Packet
+		c, rest = nextCompound(nil, rest, ssrc, first)
+		compounds++
+		raw, err := rtcp.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) > maxRTCPSize {
+			t.Fatalf("compound %d is %d bytes", compounds, len(raw))
+		}
+		rr, ok := c[0].(*rtcp.ReceiverReport)
+		if !ok || rr.SSRC != ssrc {
+			t.Fatalf("compound %d starts with %T", compounds, c[0])
+		}
+		if !first {
+			c = c[1:]
+		}
+		got = append(got, c...)
+	}
+	if compounds < 2 || !slices.Equal(got, pkts) {
+		t.Fatalf("%d compounds carrying %d of %d packets, in order: %v", compounds, len(got), len(pkts), slices.Equal(got, pkts))
+	}
+}

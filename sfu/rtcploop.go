@@ -2,10 +2,12 @@ package sfu
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -15,7 +17,9 @@ import (
 // once a second, in the run of the peer's slot, also the sender reports of
 // what the server sends the peer and the receiver reports of what it
 // receives from it. A peer's RTCP of one run goes out as one compound
-// packet (or a few, when they would not fit one).
+// packet (or a few, when they would not fit one), sealed and written by the
+// loop itself once the peer has a direct route (direct.go), like its RTP,
+// and through pion before.
 //
 // Before, each publishing peer ran three tickers of its own (pion's NACK
 // generator and receiver reports, and the transport-cc feedback), each
@@ -37,11 +41,14 @@ const (
 	maxReportBlocks = 31
 )
 
-// rtcpScratch holds the loop's reusable buffers.
+// rtcpScratch holds the loop's reusable buffers and its socket writer.
 type rtcpScratch struct {
 	pkts   []rtcp.Packet
+	chunk  []rtcp.Packet
 	tracks []*Track
 	seqs   []uint16
+	sealed []byte
+	w      datagramWriter
 }
 
 // sendRTCP runs the RTCP loop until stop is closed.
@@ -67,15 +74,25 @@ func (a *API) sendRTCP(stop <-chan struct{}) {
 }
 
 // sendRTCP sends p's RTCP of one run at now: with reports, its sender and
-// receiver reports too.
+// receiver reports too. Every compound packet starts with a receiver
+// report (RFC 3550 §6.1), empty when none is due, whose SSRC says which
+// path sealed it (see directRTCP).
 func (p *Peer) sendRTCP(now time.Time, reports bool, s *rtcpScratch) {
-	pkts := s.pkts[:0]
-	if reports {
-		pkts = p.senderReports(now, pkts)
+	var closed bool
+	s.tracks, closed = p.publishedTracks(s.tracks[:0])
+	if closed {
+		return
 	}
-	s.tracks = p.publishedTracks(s.tracks[:0])
+	r := p.route.Load()
+	ssrc := p.rx.ssrc
+	if r != nil {
+		ssrc = p.rtcpOut.ssrc
+	}
+	head := &rtcp.ReceiverReport{SSRC: ssrc}
+	pkts := append(s.pkts[:0], head)
 	if reports {
-		pkts = p.receiverReports(now, s.tracks, pkts)
+		pkts = p.receiverReports(now, s.tracks, head, pkts)
+		pkts = p.senderReports(now, pkts)
 	}
 	for _, t := range s.tracks {
 		if !t.nack {
@@ -94,32 +111,36 @@ func (p *Peer) sendRTCP(now time.Time, reports bool, s *rtcpScratch) {
 	}
 	clear(s.tracks)
 	pkts = p.rx.transportFeedback(pkts)
-	p.writeRTCP(pkts)
+	if len(pkts) > 1 || len(head.Reports) > 0 {
+		p.writeRTCP(r, ssrc, pkts, s)
+	}
 	clear(pkts)
 	s.pkts = pkts
 }
 
-// publishedTracks appends the tracks p publishes to tracks.
-func (p *Peer) publishedTracks(tracks []*Track) []*Track {
+// publishedTracks appends the tracks p publishes to tracks; closed reports
+// that p is closed.
+func (p *Peer) publishedTracks(tracks []*Track) (_ []*Track, closed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for t := range p.published {
 		tracks = append(tracks, t)
 	}
-	return tracks
+	return tracks, p.closed
 }
 
-// receiverReports appends to pkts the receiver reports, at now, of the
-// tracks p publishes.
-func (p *Peer) receiverReports(now time.Time, tracks []*Track, pkts []rtcp.Packet) []rtcp.Packet {
-	var rr *rtcp.ReceiverReport
+// receiverReports adds the reception reports, at now, of the tracks p
+// publishes to head, and to more receiver reports appended to pkts when
+// they do not fit one.
+func (p *Peer) receiverReports(now time.Time, tracks []*Track, head *rtcp.ReceiverReport, pkts []rtcp.Packet) []rtcp.Packet {
+	rr := head
 	for _, t := range tracks {
 		block, ok := t.reception.report(t.ssrc, now)
 		if !ok {
 			continue
 		}
-		if rr == nil || len(rr.Reports) == maxReportBlocks {
-			rr = &rtcp.ReceiverReport{SSRC: p.rx.ssrc}
+		if len(rr.Reports) == maxReportBlocks {
+			rr = &rtcp.ReceiverReport{SSRC: head.SSRC}
 			pkts = append(pkts, rr)
 		}
 		rr.Reports = append(rr.Reports, block)
@@ -127,20 +148,80 @@ func (p *Peer) receiverReports(now time.Time, tracks []*Track, pkts []rtcp.Packe
 	return pkts
 }
 
-// writeRTCP writes pkts to p, as few compound packets of at most
-// maxRTCPSize bytes as their order allows.
-func (p *Peer) writeRTCP(pkts []rtcp.Packet) {
-	for len(pkts) > 0 {
-		n, size := 1, pkts[0].MarshalSize()
-		for n < len(pkts) && size+pkts[n].MarshalSize() <= maxRTCPSize {
-			size += pkts[n].MarshalSize()
-			n++
+// writeRTCP writes pkts, which start with a receiver report of ssrc, to p
+// as few compound packets of at most maxRTCPSize bytes as their order
+// allows, each starting with a receiver report of ssrc: on the direct
+// route r, or through pion when r is nil.
+func (p *Peer) writeRTCP(r *route, ssrc uint32, pkts []rtcp.Packet, s *rtcpScratch) {
+	for first := true; len(pkts) > 0; first = false {
+		var chunk []rtcp.Packet
+		chunk, pkts = nextCompound(s.chunk[:0], pkts, ssrc, first)
+		var err error
+		if r != nil {
+			err = p.rtcpOut.send(r, chunk, s)
+		} else {
+			err = p.pc.WriteRTCP(chunk)
 		}
-		if err := p.pc.WriteRTCP(pkts[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			p.log.Debug("send RTCP", "err", err)
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			p.log.Debug("send RTCP", "direct", r != nil, "err", err)
 		}
-		pkts = pkts[n:]
+		clear(chunk)
+		s.chunk = chunk
 	}
+}
+
+// nextCompound appends to chunk the packets of pkts that make the next
+// compound packet, at most maxRTCPSize bytes unless one packet alone is
+// larger, and returns it with the rest. A compound after the first gets an
+// empty receiver report of ssrc in front.
+func nextCompound(chunk, pkts []rtcp.Packet, ssrc uint32, first bool) (compound, rest []rtcp.Packet) {
+	size := 0
+	if !first {
+		chunk = append(chunk, &rtcp.ReceiverReport{SSRC: ssrc})
+		size = chunk[0].MarshalSize()
+	}
+	n := 0
+	for n < len(pkts) && (n == 0 || size+pkts[n].MarshalSize() <= maxRTCPSize) {
+		size += pkts[n].MarshalSize()
+		n++
+	}
+	return append(chunk, pkts[:n]...), pkts[n:]
+}
+
+// directRTCP is a peer's SRTCP state for sending the loop's RTCP on the
+// direct route, touched only by the loop's goroutine. pion's srtp.Context
+// seals it (RTCP is ten packets a second, not worth a sealer of our own).
+//
+// pion's session keeps an SRTCP index per SSRC under the same keys, and an
+// index must never be used twice with one key and SSRC (the GCM nonce is
+// made of them). The SSRC that counts is the first packet's: every
+// compound the loop seals starts with a receiver report of ssrc, which
+// nothing sent through pion ever starts with.
+type directRTCP struct {
+	ssrc uint32
+	keys *srtpKeys
+	ctx  *srtp.Context
+}
+
+// send seals pkts as one compound SRTCP packet with r's keys and writes it
+// to r. Nothing goes through pion on failure (see directRTCP).
+func (d *directRTCP) send(r *route, pkts []rtcp.Packet, s *rtcpScratch) error {
+	if d.keys != r.keys {
+		ctx, err := r.keys.newContext()
+		if err != nil {
+			return err
+		}
+		d.keys, d.ctx = r.keys, ctx
+	}
+	raw, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return fmt.Errorf("marshal RTCP: %w", err)
+	}
+	s.sealed, err = d.ctx.EncryptRTCP(s.sealed[:0], raw, nil)
+	if err != nil {
+		return fmt.Errorf("srtcp encrypt: %w", err)
+	}
+	return s.w.writeTo(r, s.sealed)
 }
 
 // negotiatedNACK reports whether feedback includes generic NACK.

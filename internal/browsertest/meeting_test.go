@@ -134,6 +134,16 @@ func TestBrowserMeeting(t *testing.T) {
 		t.Errorf("server received %d of %d packets on the direct path, %d failed to decrypt",
 			st.DirectPacketsIn, st.PacketsIn, st.DirectDecryptFailures)
 	}
+	// Chromium takes the RTCP the server seals and sends itself: it
+	// measures its round-trip time from the server's receiver reports,
+	// which answer its sender reports.
+	const rttSeen = `confab.pc.getStats().then(r => {
+		let n = 0;
+		r.forEach(s => { if (s.type === 'remote-inbound-rtp') n += s.roundTripTimeMeasurements || 0; });
+		return n > 0;
+	})`
+	const remoteInbound = `confab.pc.getStats().then(r => [...r.values()].filter(s => s.type === 'remote-inbound-rtp'))`
+	tabs[0].WaitFor(10*time.Second, rttSeen, remoteInbound)
 	for _, tab := range tabs {
 		var tiles []string
 		tab.MustEval(`confab.remoteTiles()`, &tiles)
