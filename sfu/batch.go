@@ -89,8 +89,19 @@ func (b *batch) take(t *Track) bool {
 		if t.queue != nil {
 			t.queue.poll.Store(!first)
 		}
-		n, _, err := t.remote.Read(p.buf[:])
+		var (
+			n   int
+			err error
+		)
+		if t.queueOnly {
+			n, _, err = t.queue.read(p.buf[:], nil)
+		} else {
+			n, _, err = t.remote.Read(p.buf[:])
+		}
 		if errors.Is(err, errNoPacket) {
+			// pion has handed out the packets it read ahead (see
+			// queueOnly): the queue is all there is from now on.
+			t.queueOnly = true
 			break
 		}
 		if err != nil {

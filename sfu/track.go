@@ -28,6 +28,12 @@ type Track struct {
 	// queue is the remote stream's queue under pion's chain, which the
 	// forwarder polls to take batches; nil reads one packet at a time.
 	queue *rxStream
+	// queueOnly, the forwarder's own, is set once a read through pion's
+	// TrackRemote found the queue empty: pion has then handed out the
+	// packets it read ahead of OnTrack, and the forwarder reads the queue
+	// itself, around TrackRemote's lock, receiver lookup and payload-type
+	// check (the peer's interceptor chain is the queue's reader alone).
+	queueOnly bool
 	// readErr ends forwarding; only the forwarder touches it.
 	readErr error
 	pc      *webrtc.PeerConnection
