@@ -131,6 +131,100 @@ func TestGCMSealerMatchesPion(t *testing.T) {
 	}
 }
 
+// TestGCMOpenMatchesPion: opening with our AEAD_AES_128_GCM state takes
+// and refuses the same packets as pion's srtp.Context with its replay
+// protection, and gives the same bytes: across a sequence number wrap,
+// with reordering, duplicates, packets older than the replay window, a
+// forged packet and one from before the first rollover counter.
+func TestGCMOpenMatchesPion(t *testing.T) {
+	key, salt := randomBytes(t, 16), randomBytes(t, 12)
+	sender, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sender's packets in sending order, from 65440 past the wrap.
+	sealed := map[uint16][]byte{}
+	plain := map[uint16][]byte{}
+	for i := range 200 {
+		seq := uint16(65440 + i)
+		hdr := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(i) * 3000, SSRC: 0xdecafbad}
+		if i%5 == 0 {
+			if err := hdr.SetExtension(3, []byte{byte(i), 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw, err := (&rtp.Packet{Header: hdr, Payload: randomBytes(t, 100+i)}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain[seq] = raw
+		if sealed[seq], err = sender.EncryptRTP(nil, raw, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forged := bytes.Clone(sealed[65500])
+	forged[len(forged)-1] ^= 1
+	// Arrival order: in order, reordered, duplicated, too old, forged.
+	type arrival struct {
+		seq    uint16
+		packet []byte
+	}
+	var order []arrival
+	add := func(seqs ...uint16) {
+		for _, s := range seqs {
+			order = append(order, arrival{s, sealed[s]})
+		}
+	}
+	add(65450, 65451, 65453, 65452, 65452, 65455)
+	order = append(order, arrival{65500, forged})
+	add(65500, 65499, 65535, 2, 1, 65534, 0, 0, 40, 65500, 39)
+	add(65470)            // more than a window behind 40 across the wrap
+	add(45, 65533, 65454) // 65533 still in the window; 65454 is not
+	ref, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm, srtp.SRTPReplayProtection(srtpReplayWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := newGCMSealer(key, salt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x srtpIndex
+	var iv [12]byte
+	var hdr rtp.Header
+	buf := make([]byte, maxPacketSize)
+	for i, a := range order {
+		want, refErr := ref.DecryptRTP(nil, a.packet, nil)
+		got, err := func() ([]byte, error) {
+			hl, err := hdr.Unmarshal(a.packet)
+			if err != nil {
+				return nil, err
+			}
+			index, ok := x.guess(hdr.SequenceNumber)
+			if !ok {
+				return nil, errSRTPReplay
+			}
+			out, err := g.open(buf, a.packet, hl, hdr.SSRC, uint32(index>>16), hdr.SequenceNumber, &iv)
+			if err == nil {
+				x.accept(index)
+			}
+			return out, err
+		}()
+		if (err == nil) != (refErr == nil) {
+			t.Fatalf("arrival %d (seq %d): our error %v, pion's %v", i, a.seq, err, refErr)
+		}
+		if err == nil && (!bytes.Equal(got, want) || !bytes.Equal(got, plain[a.seq])) {
+			t.Fatalf("arrival %d (seq %d): opened bytes differ", i, a.seq)
+		}
+	}
+	// A stream whose first packet is 100 cannot have one of the cycle
+	// before: a packet of sequence number 65530 then is refused.
+	var fresh srtpIndex
+	fresh.accept(100)
+	if _, ok := fresh.guess(65530); ok {
+		t.Fatal("a packet from before the first rollover counter was taken")
+	}
+}
+
 func TestRolloverCounter(t *testing.T) {
 	var c rolloverCounter
 	for _, step := range []struct {

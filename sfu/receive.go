@@ -85,10 +85,11 @@ type rxStream struct {
 	twccID uint8
 
 	// Under directReceiver.mu:
-	closed   bool // full is closed or about to be
-	viaPion  bool // decryption failed; pion carries the stream
-	received bool // a packet was decrypted directly
-	failures int  // packets that failed to decrypt before the first success
+	closed   bool      // full is closed or about to be
+	viaPion  bool      // decryption failed; pion carries the stream
+	received bool      // a packet was decrypted directly
+	index    srtpIndex // SRTP index and replay window (AEAD_AES_128_GCM)
+	failures int       // packets that failed to decrypt before the first success
 }
 
 func newRxStream(ssrc uint32, size int) *rxStream {
@@ -136,8 +137,13 @@ type directReceiver struct {
 
 	mu      sync.Mutex
 	streams map[uint32]*rxStream
-	ctx     *srtp.Context // nil until the keys are known
-	hdr     rtp.Header    // scratch for decryption
+	// gcm opens the peer's packets when the profile is AEAD_AES_128_GCM,
+	// ctx (pion's) for the others; both nil until the keys are known.
+	gcm *gcmSealer
+	ctx *srtp.Context
+	// hdr and iv are scratch for decryption.
+	hdr rtp.Header
+	iv  [12]byte
 
 	// closing ends the pumps' waits for a free slot; wg joins them.
 	closing   chan struct{}
@@ -288,7 +294,15 @@ func (r *directReceiver) pump(s *rxStream, pion interceptor.RTPReader) {
 func (r *directReceiver) start(keys *srtpKeys) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ctx != nil {
+	if r.ctx != nil || r.gcm != nil {
+		return nil
+	}
+	if keys.gcm != nil {
+		g, err := newGCMSealer(keys.recvKey, keys.recvSalt)
+		if err != nil {
+			return fmt.Errorf("srtp receive keys: %w", err)
+		}
+		r.gcm = g
 		return nil
 	}
 	ctx, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, keys.profile,
@@ -316,7 +330,7 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.streams[ssrc]
-	if s == nil || s.closed || s.viaPion || r.ctx == nil {
+	if s == nil || s.closed || s.viaPion || (r.ctx == nil && r.gcm == nil) {
 		return false
 	}
 	var p *rxPacket
@@ -329,7 +343,7 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 		r.dropped.Add(1)
 		return true
 	}
-	out, err := r.ctx.DecryptRTP(p.buf[:0], pkt, &r.hdr)
+	out, err := r.decrypt(s, p.buf[:], pkt)
 	if err != nil {
 		s.free <- p
 		if learning {
@@ -351,6 +365,31 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	s.full <- p // never blocks: full has room for every slot
 	r.received.Add(1)
 	return true
+}
+
+// decrypt decrypts pkt, a packet of s, into dst and leaves its header in
+// r.hdr; the caller holds r.mu.
+func (r *directReceiver) decrypt(s *rxStream, dst, pkt []byte) ([]byte, error) {
+	if r.gcm == nil {
+		return r.ctx.DecryptRTP(dst[:0], pkt, &r.hdr)
+	}
+	if len(pkt) > len(dst) {
+		return nil, fmt.Errorf("srtp: packet of %d bytes", len(pkt))
+	}
+	hl, err := r.hdr.Unmarshal(pkt)
+	if err != nil {
+		return nil, fmt.Errorf("rtp header: %w", err)
+	}
+	index, ok := s.index.guess(r.hdr.SequenceNumber)
+	if !ok {
+		return nil, errSRTPReplay
+	}
+	out, err := r.gcm.open(dst, pkt, hl, r.hdr.SSRC, uint32(index>>16), r.hdr.SequenceNumber, &r.iv)
+	if err != nil {
+		return nil, err
+	}
+	s.index.accept(index)
+	return out, nil
 }
 
 // rtpSSRC returns the SSRC of an RTP packet, and false for anything else

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -23,8 +24,10 @@ const (
 // gcmTagSize is the AEAD_AES_128_GCM authentication tag length.
 const gcmTagSize = 16
 
-// gcmSealer holds one session's SRTP encryption key and salt. It is safe
-// for concurrent use: the AEAD keeps no per-packet state.
+// gcmSealer holds one session direction's SRTP encryption key and salt:
+// the server's, to seal what it sends, or a peer's, to open what it
+// receives. It is safe for concurrent use: the AEAD keeps no per-packet
+// state.
 type gcmSealer struct {
 	aead cipher.AEAD
 	salt [12]byte
@@ -119,4 +122,83 @@ func (c *rolloverCounter) forSeq(seq uint16) uint32 {
 		return c.roc - 1 // from before the latest wrap
 	}
 	return c.roc
+}
+
+// errSRTPReplay is an SRTP packet whose index was seen already, or is too
+// old to tell.
+var errSRTPReplay = errors.New("srtp: replayed or too old")
+
+// open decrypts the SRTP packet pkt, whose header is pkt[:hl], into dst
+// (the header copied, the payload decrypted, the tag dropped) and returns
+// it; dst needs room for len(pkt) bytes. roc is the packet's rollover
+// counter; iv is the caller's scratch.
+func (g *gcmSealer) open(dst, pkt []byte, hl int, ssrc, roc uint32, seq uint16, iv *[12]byte) ([]byte, error) {
+	if len(pkt) < hl+gcmTagSize {
+		return nil, fmt.Errorf("srtp gcm: packet of %d bytes, header of %d", len(pkt), hl)
+	}
+	*iv = [12]byte{}
+	binary.BigEndian.PutUint32(iv[2:], ssrc)
+	binary.BigEndian.PutUint32(iv[6:], roc)
+	binary.BigEndian.PutUint16(iv[10:], seq)
+	for i := range iv {
+		iv[i] ^= g.salt[i]
+	}
+	copy(dst, pkt[:hl])
+	out, err := g.aead.Open(dst[hl:hl], iv[:], pkt[hl:], pkt[:hl])
+	if err != nil {
+		return nil, fmt.Errorf("srtp gcm: %w", err)
+	}
+	return dst[:hl+len(out)], nil
+}
+
+// srtpIndex is a received stream's SRTP packet index (RFC 3711 section
+// 3.3.1: the rollover counter above the 16-bit sequence number) and replay
+// window: the highest index authenticated, and which of the
+// srtpReplayWindow before it were.
+type srtpIndex struct {
+	started bool
+	highest uint64
+	seen    uint64 // bit i: highest-i was authenticated
+}
+
+// guess returns the index of a packet with sequence number seq: the one
+// closest to the highest (RFC 3711 appendix A), or ok false when the
+// packet is a replay or older than the window. The first packet of a
+// stream is taken to be of rollover counter 0.
+func (x *srtpIndex) guess(seq uint16) (index uint64, ok bool) {
+	if !x.started {
+		return uint64(seq), true
+	}
+	index = x.highest&^0xffff | uint64(seq)
+	switch {
+	case index+0x8000 < x.highest:
+		index += 0x10000
+	case index > x.highest+0x8000:
+		if index < 0x10000 {
+			return 0, false // before the first rollover counter
+		}
+		index -= 0x10000
+	}
+	if index > x.highest {
+		return index, true
+	}
+	d := x.highest - index
+	return index, d < srtpReplayWindow && x.seen&(1<<d) == 0
+}
+
+// accept notes an authenticated packet of index.
+func (x *srtpIndex) accept(index uint64) {
+	switch {
+	case !x.started:
+		x.started, x.highest, x.seen = true, index, 1
+	case index > x.highest:
+		if d := index - x.highest; d < srtpReplayWindow {
+			x.seen = x.seen<<d | 1
+		} else {
+			x.seen = 1
+		}
+		x.highest = index
+	default:
+		x.seen |= 1 << (x.highest - index)
+	}
 }
