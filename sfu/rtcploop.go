@@ -43,6 +43,9 @@ const (
 
 // rtcpScratch holds the loop's reusable buffers and its socket writer.
 type rtcpScratch struct {
+	// head is the receiver report each compound starts with: made once,
+	// as most peers, most runs, send nothing.
+	head   rtcp.ReceiverReport
 	pkts   []rtcp.Packet
 	chunk  []rtcp.Packet
 	tracks []*Track
@@ -88,7 +91,8 @@ func (p *Peer) sendRTCP(now time.Time, reports bool, s *rtcpScratch) {
 	if r != nil {
 		ssrc = p.rtcpOut.ssrc
 	}
-	head := &rtcp.ReceiverReport{SSRC: ssrc}
+	s.head = rtcp.ReceiverReport{SSRC: ssrc, Reports: s.head.Reports[:0]}
+	head := &s.head
 	pkts := append(s.pkts[:0], head)
 	if reports {
 		pkts = p.receiverReports(now, s.tracks, head, pkts)
