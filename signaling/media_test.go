@@ -452,17 +452,19 @@ func TestDirectSendingProfiles(t *testing.T) {
 			}
 			t.Logf("server sent %d of %d packets directly, received %d of %d", st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn)
 
-			// The server's transport-cc feedback reaches the publisher,
-			// whichever path its packets took.
-			wait(t, ctx, "transport-cc feedback at ann", func(ctx context.Context) error {
+			// The server's transport-cc feedback and receiver reports
+			// reach the publisher, whichever path its RTCP took (sealed by
+			// the server itself on the direct route, by pion otherwise).
+			wait(t, ctx, "transport-cc feedback and receiver reports at ann", func(ctx context.Context) error {
 				for ctx.Err() == nil {
-					var n uint64
+					var fb, rr uint64
 					for _, id := range []string{"video-ann", "audio-ann"} {
 						if st, err := ann.SenderStats(id); err == nil {
-							n += st.TransportFeedback
+							fb += st.TransportFeedback
+							rr += st.ReceiverReports
 						}
 					}
-					if n > 0 {
+					if fb > 0 && rr > 0 {
 						return nil
 					}
 					time.Sleep(50 * time.Millisecond)
