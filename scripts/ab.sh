@@ -21,6 +21,7 @@ if [ $# -lt 2 ]; then
 	exit 2
 fi
 old=$1 new=$2 pubs=${3:-10} subs=${4:-0} window=${5:-15s} pairs=${6:-6}
+${GO:-go} build -o bin/confab-load ./cmd/confab-load
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 
