@@ -42,8 +42,14 @@ type Config struct {
 
 // API is the shared pion API every Peer is built from: one MediaEngine and
 // one UDP socket per address for all peers, and the goroutine that sends
-// every peer's RTCP (rtcploop.go). Each peer's interceptor chain is only its
-// own directReceiver: the server's receive-side RTCP is its own.
+// every peer's RTCP (rtcploop.go).
+//
+// Each peer's interceptor chain is only its own directReceiver (receive.go):
+// the RTCP machinery pion's interceptors offer is the server's own.
+// Subscribers' NACKs are answered from one packet cache per published track
+// (packetCache), not a copy per subscriber; the sender reports, receiver
+// reports, NACKs and transport-cc feedback come from the RTCP loop, which
+// sees packets that never pass pion's chain.
 type API struct {
 	media    *webrtc.MediaEngine
 	settings webrtc.SettingEngine
