@@ -10,7 +10,12 @@
 # the default takes under two minutes in all. The table of docs/benchmarks.md:
 #   BENCH_SCENARIOS="1×50:1:50:60s 1×200:1:200:60s 1×500:1:500:60s 10×10:10:0:60s 25×25:25:0:60s"
 # BENCH_LOAD_FLAGS adds confab-load flags to every run; BENCH_GO_BENCH=0
-# skips the Go benchmarks.
+# skips the Go benchmarks. BENCH_IDLE_SPIN=1 keeps the server's core from
+# ever going idle during the load runs, with a busy loop at the lowest
+# priority (SCHED_IDLE, which yields to the server at once): on a virtual
+# machine, a virtual CPU that halts when idle pays the hypervisor's
+# wake-up each time a packet arrives (docs/benchmarks.md, Machine). The
+# busy loop's CPU is not the server's.
 #
 # Before each load run, the server's core measures one 1200-byte loopback
 # datagram sent through net.UDPConn (BenchmarkSocketWrite/UDPConn), the
@@ -56,7 +61,22 @@ stop_server() {
 		server_pid=
 	fi
 }
-trap stop_server EXIT
+
+spin_pid=
+start_spin() {
+	if [ "${BENCH_IDLE_SPIN:-0}" = 1 ]; then
+		"${server_pin[@]}" chrt -i 0 sh -c 'while :; do :; done' &
+		spin_pid=$!
+	fi
+}
+stop_spin() {
+	if [ -n "$spin_pid" ]; then
+		kill "$spin_pid" 2>/dev/null || true
+		wait "$spin_pid" 2>/dev/null || true
+		spin_pid=
+	fi
+}
+trap 'stop_server; stop_spin' EXIT
 
 # start_server LOG: start a fresh bin/confab on random loopback ports; sets
 # server_pid and server_url. A port someone else holds makes it try again.
@@ -99,6 +119,7 @@ for scenario in $SCENARIOS; do
 	echo "== load: $label ($pubs publisher(s), $subs subscriber(s), window $window)"
 	send_us=$(yardstick)
 	echo "yardstick: one loopback datagram through net.UDPConn costs $send_us µs on the server's core"
+	start_spin
 	start_server "$OUT/server-$label.log"
 	# shellcheck disable=SC2086 # BENCH_LOAD_FLAGS is a list of flags
 	"${load_pin[@]}" bin/confab-load -url "$server_url" -pid "$server_pid" \
@@ -108,6 +129,7 @@ for scenario in $SCENARIOS; do
 	# The fourth column is the server's µs per forwarded packet.
 	rows+=("$(awk -F' [|] ' -v s="$send_us" '{ r = ($4 + 0 > 0 && s + 0 > 0) ? sprintf("%.2f", $4 / s) : "?"; printf "%s %s | %s |\n", $0, s, r }' <<<"$row")")
 	stop_server
+	stop_spin
 done
 
 echo
