@@ -84,14 +84,20 @@ func (r *reception) add(seq uint16, ts uint32, at time.Time) uint64 {
 	}
 	ext := extendSeq(r.highest, seq)
 	switch {
+	case ext > r.highest && ext-r.highest >= receptionWindow:
+		// A jump past the window: the sender restarted its numbering, or
+		// what was lost is too old to ask for. Nothing before ext is
+		// missing.
+		r.got = [receptionWindow / 64]uint64{}
+		for i := range r.got {
+			r.got[i] = math.MaxUint64
+		}
+		r.tries = [receptionWindow]uint8{}
+		r.highest = ext
 	case ext > r.highest:
 		// The slots up to ext become the new sequence numbers' (missing
 		// until they arrive).
-		from := r.highest + 1
-		if ext-from >= receptionWindow {
-			from = ext - receptionWindow + 1
-		}
-		for s := from; s <= ext; s++ {
+		for s := r.highest + 1; s <= ext; s++ {
 			r.clearSlot(s)
 		}
 		r.highest = ext

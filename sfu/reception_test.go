@@ -61,18 +61,30 @@ func TestReceptionNACK(t *testing.T) {
 		t.Fatalf("missing %v after %d tries, want none", got, maxNackTries)
 	}
 
-	// A jump past the window: only the window's gap is asked for, and
-	// its slots start with no tries.
-	r.add(2+2*receptionWindow, 0, at)
-	got := r.missing(nil)
-	if len(got) != receptionWindow-1 || got[0] != 3+receptionWindow || got[len(got)-1] != 1+2*receptionWindow {
-		t.Fatalf("after a jump: %d missing from %d to %d; want %d from %d to %d",
-			len(got), got[0], got[len(got)-1], receptionWindow-1, 3+receptionWindow, 1+2*receptionWindow)
+	// A gap within the window is asked for whole, its slots starting
+	// with no tries.
+	r.add(1+receptionWindow, 0, at)
+	want = nil
+	for s := uint16(3); s <= receptionWindow; s++ {
+		want = append(want, s)
+	}
+	if got := r.missing(nil); !slices.Equal(got, want) {
+		t.Fatalf("after a gap: %d missing, want %d from %d to %d", len(got), len(want), want[0], want[len(want)-1])
+	}
+	// A jump past the window (the sender restarted its numbering, or the
+	// loss is too old to repair) asks for nothing; a gap after it does.
+	r.add(2+3*receptionWindow, 0, at)
+	if got := r.missing(nil); len(got) != 0 {
+		t.Fatalf("after a jump: %d missing, want none", len(got))
+	}
+	r.add(4+3*receptionWindow, 0, at)
+	if got := r.missing(nil); !slices.Equal(got, []uint16{3 + 3*receptionWindow}) {
+		t.Fatalf("after a jump and a gap: missing %v, want [%d]", got, 3+3*receptionWindow)
 	}
 
 	// Noting packets and finding what is missing allocate nothing.
 	buf := make([]uint16, 0, receptionWindow)
-	seq := uint16(10)
+	seq := uint16(4 + 3*receptionWindow)
 	allocs := testing.AllocsPerRun(100, func() {
 		seq += 2
 		r.add(seq, uint32(seq)*3000, at)
