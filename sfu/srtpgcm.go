@@ -169,15 +169,9 @@ func (x *srtpIndex) guess(seq uint16) (index uint64, ok bool) {
 	if !x.started {
 		return uint64(seq), true
 	}
-	index = x.highest&^0xffff | uint64(seq)
-	switch {
-	case index+0x8000 < x.highest:
-		index += 0x10000
-	case index > x.highest+0x8000:
-		if index < 0x10000 {
-			return 0, false // before the first rollover counter
-		}
-		index -= 0x10000
+	index = extendSeq(x.highest, seq)
+	if index > x.highest+0x8000 {
+		return 0, false // before the first rollover counter
 	}
 	if index > x.highest {
 		return index, true
