@@ -14,9 +14,10 @@ import (
 // first packet of a burst the others are waiting. A track's forwarder
 // therefore reads the publisher's packets in batches: the first as long as
 // it takes, then every packet already queued for the track (never waiting
-// for more), and forwards them together. It reads through the peer's
-// interceptor chain (TrackRemote.Read), whose innermost reader is the
-// track's stream queue (receive.go); polling tells that reader not to wait.
+// for more), and forwards them together. It reads the track's stream queue
+// (receive.go): through pion's TrackRemote until pion has handed out the
+// packets it read ahead, then directly (Track.queueOnly); polling tells the
+// queue's reader not to wait.
 // A subscriber on the direct route gets its copies of a batch in one
 // segmented send (UDP GSO, rawio_linux.go) instead of one system call per
 // packet: the kernel's routing, IP and UDP output then run once for the
@@ -205,7 +206,7 @@ func (t *Track) admit(p *inPacket, now time.Time) bool {
 	}
 	t.packets.Add(1)
 	t.bytes.Add(uint64(p.n))
-	t.lostPkts.Store(t.reception.add(p.pkt.SequenceNumber, p.pkt.Timestamp, now))
+	t.reception.add(p.pkt.SequenceNumber, p.pkt.Timestamp, now)
 	t.clock.advance(p.pkt.Timestamp, now)
 	if t.paused.Load() {
 		return false

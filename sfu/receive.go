@@ -70,9 +70,9 @@ type rxPacket struct {
 }
 
 // rxStream is the queue of one remote stream (one SSRC), fed by the socket
-// reader (direct) and by the stream's pump (pion), and read through the
-// peer's interceptors by the track's forwarder. full is closed when the
-// pump has ended and no direct packet can follow.
+// reader (direct) and by the stream's pump (pion), and read by the track's
+// forwarder (through TrackRemote at first, then directly). full is closed
+// when the pump has ended and no direct packet can follow.
 type rxStream struct {
 	ssrc uint32
 	full chan *rxPacket
@@ -100,8 +100,8 @@ func newRxStream(ssrc uint32, size int) *rxStream {
 	return s
 }
 
-// errNoPacket is what a polling read finds in an empty queue. pion's
-// interceptors and TrackRemote pass errors up untouched.
+// errNoPacket is what a polling read finds in an empty queue. TrackRemote
+// passes errors up untouched.
 var errNoPacket = errors.New("sfu: no packet queued")
 
 // read is the innermost RTPReader of the stream's interceptor chain.

@@ -69,9 +69,8 @@ func newReception(clockRate uint32) *reception {
 }
 
 // add notes a packet of sequence number seq and timestamp ts that arrived
-// at at, and returns the packets lost so far (expected minus received, 0
-// if more arrived than expected).
-func (r *reception) add(seq uint16, ts uint32, at time.Time) uint64 {
+// at at.
+func (r *reception) add(seq uint16, ts uint32, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.received++
@@ -80,7 +79,7 @@ func (r *reception) add(seq uint16, ts uint32, at time.Time) uint64 {
 		r.base, r.highest = uint64(seq), uint64(seq)
 		r.mark(r.highest)
 		r.lastTS, r.lastAt = ts, at
-		return 0
+		return
 	}
 	ext := extendSeq(r.highest, seq)
 	switch {
@@ -108,7 +107,18 @@ func (r *reception) add(seq uint16, ts uint32, at time.Time) uint64 {
 	d := at.Sub(r.lastAt).Seconds()*r.clockRate - float64(int32(ts-r.lastTS))
 	r.jitter += (math.Abs(d) - r.jitter) / 16
 	r.lastTS, r.lastAt = ts, at
-	if expected := r.highest - r.base + 1; r.received < expected {
+}
+
+// lost returns the packets lost so far: expected minus received (RFC 3550
+// A.3), 0 if more arrived than expected.
+func (r *reception) lost() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lostLocked()
+}
+
+func (r *reception) lostLocked() uint64 {
+	if expected := r.highest - r.base + 1; r.started && r.received < expected {
 		return expected - r.received
 	}
 	return 0
@@ -175,10 +185,7 @@ func (r *reception) report(ssrc uint32, now time.Time) (rr rtcp.ReceptionReport,
 		return rr, false
 	}
 	expected := r.highest - r.base + 1
-	var lost uint32
-	if r.received < expected {
-		lost = uint32(min(expected-r.received, 0x7fffff)) // 24 bits, signed
-	}
+	lost := uint32(min(r.lostLocked(), 0x7fffff)) // 24 bits, signed
 	var fraction uint8
 	interval, got := expected-r.priorExpected, r.received-r.priorReceived
 	if interval > 0 && got < interval {

@@ -26,12 +26,11 @@ func TestReceptionLoss(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := newReception(90000)
-		var lost uint64
 		at := time.Now()
 		for _, s := range tc.seqs {
-			lost = r.add(s, 0, at)
+			r.add(s, 0, at)
 		}
-		if lost != tc.lost {
+		if lost := r.lost(); lost != tc.lost {
 			t.Errorf("%s: lost %d, want %d", tc.name, lost, tc.lost)
 		}
 	}

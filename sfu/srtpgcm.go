@@ -83,7 +83,14 @@ func deriveSessionKey(label byte, masterKey, masterSalt []byte, n int) ([]byte, 
 // gcmTagSize bytes of room). iv is the caller's scratch, so nothing escapes
 // to the heap per packet.
 func (g *gcmSealer) seal(buf []byte, hl, n int, ssrc, roc uint32, seq uint16, iv *[12]byte) []byte {
-	// RFC 7714 section 8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt.
+	g.rtpIV(iv, ssrc, roc, seq)
+	out := g.aead.Seal(buf[hl:hl], iv[:], buf[hl:n], buf[:hl])
+	return buf[:hl+len(out)]
+}
+
+// rtpIV sets iv to an SRTP packet's IV (RFC 7714 section 8.1):
+// (0x0000 || SSRC || ROC || SEQ) XOR salt.
+func (g *gcmSealer) rtpIV(iv *[12]byte, ssrc, roc uint32, seq uint16) {
 	*iv = [12]byte{}
 	binary.BigEndian.PutUint32(iv[2:], ssrc)
 	binary.BigEndian.PutUint32(iv[6:], roc)
@@ -91,8 +98,6 @@ func (g *gcmSealer) seal(buf []byte, hl, n int, ssrc, roc uint32, seq uint16, iv
 	for i := range iv {
 		iv[i] ^= g.salt[i]
 	}
-	out := g.aead.Seal(buf[hl:hl], iv[:], buf[hl:n], buf[:hl])
-	return buf[:hl+len(out)]
 }
 
 // rolloverCounter tracks a sending stream's SRTP rollover counter (RFC 3711
@@ -136,13 +141,7 @@ func (g *gcmSealer) open(dst, pkt []byte, hl int, ssrc, roc uint32, seq uint16, 
 	if len(pkt) < hl+gcmTagSize {
 		return nil, fmt.Errorf("srtp gcm: packet of %d bytes, header of %d", len(pkt), hl)
 	}
-	*iv = [12]byte{}
-	binary.BigEndian.PutUint32(iv[2:], ssrc)
-	binary.BigEndian.PutUint32(iv[6:], roc)
-	binary.BigEndian.PutUint16(iv[10:], seq)
-	for i := range iv {
-		iv[i] ^= g.salt[i]
-	}
+	g.rtpIV(iv, ssrc, roc, seq)
 	copy(dst, pkt[:hl])
 	out, err := g.aead.Open(dst[hl:hl], iv[:], pkt[hl:], pkt[:hl])
 	if err != nil {

@@ -52,11 +52,10 @@ type Track struct {
 	// keeps reading so the publisher's transport stays healthy.
 	paused atomic.Bool
 	// reception is what the server reports to the publisher (receiver
-	// reports, NACKs); its loss count is also lostPkts. nack says whether
-	// the publisher takes NACKs for the track.
+	// reports, NACKs) and Lost. nack says whether the publisher takes
+	// NACKs for the track.
 	reception *reception
 	nack      bool
-	lostPkts  atomic.Uint64
 	started   time.Time
 
 	rateMu    sync.Mutex
@@ -155,7 +154,7 @@ func (t *Track) Bytes() uint64 { return t.bytes.Load() }
 // Lost estimates the packets the publisher sent that never arrived, from
 // gaps in sequence numbers (retransmissions that filled a gap count as
 // arrived).
-func (t *Track) Lost() uint64 { return t.lostPkts.Load() }
+func (t *Track) Lost() uint64 { return t.reception.lost() }
 
 // Bitrate is the publisher's bitrate in bits per second, measured since the
 // previous call (at least a second ago), or since the track began.
