@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -38,6 +39,11 @@ type Config struct {
 	// on its write path instead of the direct path (direct.go), publishers'
 	// packets on its receive path (receive.go).
 	NoDirectSend bool
+	// RTCPInterval is the time between the RTCP loop's runs (transport-cc
+	// feedback, NACK retries; each peer's reports every tenth run); 0 means
+	// 100 ms, what browsers use. Tests lengthen it to tell the loop's runs
+	// from the NACKs it sends between them.
+	RTCPInterval time.Duration
 }
 
 // API is the shared pion API every Peer is built from: one MediaEngine and
@@ -57,6 +63,8 @@ type API struct {
 	sockets  *mediaSockets
 	log      *slog.Logger
 	direct   bool // direct sending allowed
+	// rtcpInterval is the time between the RTCP loop's runs.
+	rtcpInterval time.Duration
 
 	peers   atomic.Int64 // peers created and not yet closed
 	created atomic.Int64 // peers ever created
@@ -65,8 +73,10 @@ type API struct {
 	live map[*Peer]struct{} // for Stats and the RTCP loop
 	gone totals
 
-	// stop and done end and join the RTCP loop.
+	// stop and done end and join the RTCP loop; nackWake wakes it to
+	// send the NACKs of peers with nackDue set.
 	stop, done chan struct{}
+	nackWake   chan struct{}
 	closeOnce  sync.Once
 }
 
@@ -86,7 +96,10 @@ func NewAPI(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("register transport-cc extension: %w", err)
 		}
 	}
-	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend}
+	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend, rtcpInterval: cfg.RTCPInterval}
+	if a.rtcpInterval <= 0 {
+		a.rtcpInterval = rtcpInterval
+	}
 	sockets, err := newMediaSockets(log)
 	if err != nil {
 		return nil, err
@@ -137,6 +150,7 @@ func NewAPI(cfg Config) (*API, error) {
 
 	a.media, a.settings, a.mux, a.sockets = m, se, mux, sockets
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
+	a.nackWake = make(chan struct{}, 1)
 	go func() {
 		defer close(a.done)
 		a.sendRTCP(a.stop)

@@ -184,6 +184,10 @@ func (t *Track) forward() {
 			}
 		}
 		b.pkts = keep
+		if t.gapSeen {
+			t.gapSeen = false
+			t.nackNow()
+		}
 		if len(b.pkts) > 0 {
 			b.plan()
 			t.fanOut(&b)
@@ -206,7 +210,9 @@ func (t *Track) admit(p *inPacket, now time.Time) bool {
 	}
 	t.packets.Add(1)
 	t.bytes.Add(uint64(p.n))
-	t.reception.add(p.pkt.SequenceNumber, p.pkt.Timestamp, now)
+	if t.reception.add(p.pkt.SequenceNumber, p.pkt.Timestamp, now) && t.nack && t.nackNow != nil {
+		t.gapSeen = true
+	}
 	t.clock.advance(p.pkt.Timestamp, now)
 	if t.paused.Load() {
 		return false

@@ -62,6 +62,9 @@ type Peer struct {
 
 	// rtcpOut seals the RTCP loop's packets for the direct route.
 	rtcpOut directRTCP
+	// nackDue says that p's tracks have packets newly missing, for the
+	// RTCP loop's next wake-up (nackNow).
+	nackDue atomic.Bool
 	// reportSlot says in which of the RTCP loop's runs each second this
 	// peer's sender and receiver reports go out (rtcploop.go).
 	reportSlot int
@@ -131,6 +134,16 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 	return p, nil
 }
 
+// nackNow has the RTCP loop send p's NACKs for packets newly missing at
+// once, as libwebrtc does, rather than at the loop's next run.
+func (p *Peer) nackNow() {
+	p.nackDue.Store(true)
+	select {
+	case p.owner.nackWake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
 // ID is the participant id this peer belongs to.
 func (p *Peer) ID() string { return p.id }
 
@@ -142,6 +155,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	}
 	t := newTrack(remote, receiver, p.pc, p.id, p.log)
 	t.queue = p.rx.stream(uint32(remote.SSRC()))
+	t.nackNow = p.nackNow
 	p.published[t] = struct{}{}
 	p.wg.Add(2)
 	p.mu.Unlock()

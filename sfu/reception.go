@@ -13,6 +13,9 @@ import (
 // The track's forwarder notes every packet it reads (add); the server's RTCP
 // loop (rtcploop.go) asks, every rtcpInterval, which packets to NACK,
 // and once a second for the stream's reception report (RFC 3550 §6.4.1).
+// When a packet opens a gap, the forwarder wakes the loop to NACK what is
+// newly missing at once (freshNACKs), as libwebrtc does, so a repair does
+// not wait up to an interval for its first request.
 //
 // pion's NACK generator and receiver-report interceptors did this before,
 // each with a goroutine and ticker per publishing peer, a lock and a clock
@@ -27,6 +30,11 @@ const (
 	// NACK per rtcpInterval: a second's worth, as libwebrtc does
 	// (pion's generator asked until the packet left its window).
 	maxNackTries = 10
+	// maxDropout and maxMisorder bound the sequence-number jumps taken for
+	// loss and for reordering (RFC 3550 A.1's values); a larger jump is a
+	// restart of the numbering, once the next packet confirms it.
+	maxDropout  = 3000
+	maxMisorder = 100
 )
 
 // reception is one published stream's reception state. add is called by
@@ -41,12 +49,22 @@ type reception struct {
 	base     uint64 // extended sequence number of the first packet
 	highest  uint64 // highest extended sequence number (the wrap count above 16 bits)
 	received uint64 // packets received, duplicates included (RFC 3550 A.3)
+	// skipped is the sequence numbers restarts jumped over, not expected.
+	skipped uint64
+	// probing says that the last packet was a jump; probe is the sequence
+	// number that confirms it a restart (RFC 3550 A.1's bad_seq).
+	probing bool
+	probe   uint16
 
 	// got has a bit per sequence number in the window (by seq modulo the
 	// window): received since the slot was last reused. tries counts the
 	// NACKs sent for the slot's packet.
 	got   [receptionWindow / 64]uint64
 	tries [receptionWindow]uint8
+	// fresh has a bit per slot asked for by freshNACKs since the loop's
+	// last run: that run leaves it for the next, so a retry waits at
+	// least one interval, as the first request had none.
+	fresh [receptionWindow / 64]uint64
 
 	// jitter is the interarrival jitter in timestamp units (RFC 3550
 	// A.8); lastTS and lastAt, the previous packet's timestamp and
@@ -69,44 +87,94 @@ func newReception(clockRate uint32) *reception {
 }
 
 // add notes a packet of sequence number seq and timestamp ts that arrived
-// at at.
-func (r *reception) add(seq uint16, ts uint32, at time.Time) {
+// at at. It reports whether the packet opened a gap, making packets
+// missing that were not before: the RTCP loop then asks for them at once
+// (freshNACKs) instead of at its next run.
+//
+// Sequence numbers are validated as in RFC 3550 A.1: a jump of more than
+// maxDropout ahead, or more than maxMisorder behind, is taken for a restart
+// of the sender's numbering only when the next packet follows it; until
+// then the packet is not counted. A confirmed restart is not loss: the
+// sequence numbers jumped over are not expected.
+func (r *reception) add(seq uint16, ts uint32, at time.Time) (gap bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.received++
 	if !r.started {
 		r.started = true
+		r.received++
 		r.base, r.highest = uint64(seq), uint64(seq)
 		r.mark(r.highest)
 		r.lastTS, r.lastAt = ts, at
-		return
+		return false
 	}
-	ext := extendSeq(r.highest, seq)
+	delta := seq - uint16(r.highest)
 	switch {
-	case ext > r.highest && ext-r.highest >= receptionWindow:
-		// A jump past the window: the sender restarted its numbering, or
-		// what was lost is too old to ask for. Nothing before ext is
-		// missing.
-		r.got = [receptionWindow / 64]uint64{}
-		for i := range r.got {
-			r.got[i] = math.MaxUint64
-		}
-		r.tries = [receptionWindow]uint8{}
-		r.highest = ext
-	case ext > r.highest:
-		// The slots up to ext become the new sequence numbers' (missing
-		// until they arrive).
-		for s := r.highest + 1; s <= ext; s++ {
-			r.clearSlot(s)
+	case delta == 0:
+		// A duplicate: counted (RFC 3550 A.3), nothing else changes.
+	case delta < maxDropout:
+		ext := r.highest + uint64(delta)
+		if delta >= receptionWindow {
+			// What was lost is too old to ask for: nothing before ext is
+			// missing.
+			r.fillWindow()
+		} else {
+			for s := r.highest + 1; s < ext; s++ {
+				r.clearSlot(s)
+			}
+			r.clearSlot(ext)
+			gap = delta > 1
 		}
 		r.highest = ext
 		r.mark(ext)
-	case r.highest-ext < receptionWindow && ext >= r.base:
-		r.mark(ext) // late or retransmitted
+	case delta > 0xffff-maxMisorder:
+		// Late or retransmitted.
+		back := uint64(0x10000 - uint32(delta))
+		if back <= r.highest {
+			if ext := r.highest - back; back < receptionWindow && ext >= r.base {
+				r.mark(ext)
+			}
+		}
+	default:
+		if !r.probing || seq != r.probe {
+			// A jump: the first packet of a restarted numbering, or a
+			// stray. Not counted until the next packet says which.
+			r.probing, r.probe = true, seq+1
+			return false
+		}
+		// The numbering restarted at seq-1: carry on from the packet
+		// before, the extended numbers still rising, with nothing in
+		// between expected.
+		ext := r.highest&^0xffff | uint64(seq)
+		for ext <= r.highest+1 {
+			ext += 0x10000
+		}
+		r.skipped += ext - r.highest - 2
+		r.received++ // the packet at seq-1
+		r.fillWindow()
+		r.highest = ext
+		r.lastTS, r.lastAt = ts, at // the jitter does not span the restart
 	}
+	r.probing = false
+	r.received++
 	d := at.Sub(r.lastAt).Seconds()*r.clockRate - float64(int32(ts-r.lastTS))
 	r.jitter += (math.Abs(d) - r.jitter) / 16
 	r.lastTS, r.lastAt = ts, at
+	return gap
+}
+
+// fillWindow marks the whole window received, with no NACKs sent.
+func (r *reception) fillWindow() {
+	for i := range r.got {
+		r.got[i] = math.MaxUint64
+	}
+	r.tries = [receptionWindow]uint8{}
+	r.fresh = [receptionWindow / 64]uint64{}
+}
+
+// expectedLocked is the number of packets expected so far (RFC 3550 A.3),
+// less the sequence numbers a restart jumped over.
+func (r *reception) expectedLocked() uint64 {
+	return r.highest - r.base + 1 - r.skipped
 }
 
 // lost returns the packets lost so far: expected minus received (RFC 3550
@@ -118,7 +186,7 @@ func (r *reception) lost() uint64 {
 }
 
 func (r *reception) lostLocked() uint64 {
-	if expected := r.highest - r.base + 1; r.started && r.received < expected {
+	if expected := r.expectedLocked(); r.started && r.received < expected {
 		return expected - r.received
 	}
 	return 0
@@ -145,13 +213,25 @@ func (r *reception) mark(ext uint64) {
 func (r *reception) clearSlot(ext uint64) {
 	i := ext % receptionWindow
 	r.got[i/64] &^= 1 << (i % 64)
+	r.fresh[i/64] &^= 1 << (i % 64)
 	r.tries[i] = 0
 }
 
 // missing appends to dst the sequence numbers in the window that have not
 // arrived and have been asked for fewer than maxNackTries times, and counts
-// this as one more try for each.
+// this as one more try for each. It is the loop's regular run: a packet
+// freshNACKs asked for since the last one waits for the next.
 func (r *reception) missing(dst []uint16) []uint16 {
+	return r.collect(dst, false)
+}
+
+// freshNACKs appends to dst the missing sequence numbers never asked for,
+// and counts this as their first try.
+func (r *reception) freshNACKs(dst []uint16) []uint16 {
+	return r.collect(dst, true)
+}
+
+func (r *reception) collect(dst []uint16, fresh bool) []uint16 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.started {
@@ -167,7 +247,17 @@ func (r *reception) missing(dst []uint16) []uint16 {
 			s += 63 // a whole word received
 			continue
 		}
-		if r.got[i/64]&(1<<(i%64)) != 0 || r.tries[i] >= maxNackTries {
+		bit := uint64(1) << (i % 64)
+		if r.got[i/64]&bit != 0 || r.tries[i] >= maxNackTries {
+			continue
+		}
+		switch {
+		case fresh && r.tries[i] > 0:
+			continue
+		case fresh:
+			r.fresh[i/64] |= bit
+		case r.fresh[i/64]&bit != 0:
+			r.fresh[i/64] &^= bit
 			continue
 		}
 		r.tries[i]++
@@ -184,7 +274,7 @@ func (r *reception) report(ssrc uint32, now time.Time) (rr rtcp.ReceptionReport,
 	if !r.started {
 		return rr, false
 	}
-	expected := r.highest - r.base + 1
+	expected := r.expectedLocked()
 	lost := uint32(min(r.lostLocked(), 0x7fffff)) // 24 bits, signed
 	var fraction uint8
 	interval, got := expected-r.priorExpected, r.received-r.priorReceived

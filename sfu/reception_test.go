@@ -94,6 +94,83 @@ func TestReceptionNACK(t *testing.T) {
 	}
 }
 
+// TestReceptionRestart: a sequence-number jump is taken for a restart of
+// the sender's numbering (RFC 3550 A.1) only when the next packet follows
+// it, and is then not counted as loss; a lone stray packet is not counted
+// at all, and a gap up to maxDropout is loss.
+func TestReceptionRestart(t *testing.T) {
+	cases := []struct {
+		name string
+		seqs []uint16
+		lost uint64
+	}{
+		{"restart ahead", []uint16{10, 11, 12, 20000, 20001, 20002}, 0},
+		{"restart behind", []uint16{50000, 50001, 30000, 30001, 30003}, 1},
+		{"restart across the wrap", []uint16{65000, 65001, 40000, 40001}, 0},
+		{"a stray packet", []uint16{10, 11, 40000, 12, 13}, 0},
+		{"a long gap is loss", []uint16{10, 11, 2011, 2012}, 1999},
+		{"late within the misorder bound", []uint16{200, 202, 201, 300 - maxMisorder}, 0},
+	}
+	for _, tc := range cases {
+		r := newReception(90000)
+		at := time.Now()
+		for _, s := range tc.seqs {
+			r.add(s, 0, at)
+		}
+		if lost := r.lost(); lost != tc.lost {
+			t.Errorf("%s: lost %d, want %d", tc.name, lost, tc.lost)
+		}
+	}
+
+	// After a restart, gaps are found and asked for in the new numbering.
+	r := newReception(90000)
+	at := time.Now()
+	for _, s := range []uint16{10, 11, 12, 40000, 40001, 40003} {
+		r.add(s, 0, at)
+	}
+	if got := r.missing(nil); !slices.Equal(got, []uint16{40002}) {
+		t.Fatalf("after a restart: missing %v, want [40002]", got)
+	}
+	if rr, _ := r.report(1, at); rr.TotalLost != 1 || uint16(rr.LastSequenceNumber) != 40003 {
+		t.Fatalf("after a restart: report %+v, want 1 lost, last 40003", rr)
+	}
+}
+
+// TestReceptionFreshNACKs: a packet newly missing is asked for at once,
+// once; the loop's next regular run leaves it (it was just asked for) and
+// the one after asks again. Only a packet that opens a gap reports it.
+func TestReceptionFreshNACKs(t *testing.T) {
+	r := newReception(90000)
+	at := time.Now()
+	for _, s := range []uint16{1, 2, 3} {
+		if r.add(s, 0, at) {
+			t.Fatalf("packet %d in order reported a gap", s)
+		}
+	}
+	if !r.add(5, 0, at) {
+		t.Fatal("packet 5 after 3 did not report a gap")
+	}
+	if got := r.freshNACKs(nil); !slices.Equal(got, []uint16{4}) {
+		t.Fatalf("fresh NACKs %v, want [4]", got)
+	}
+	if got := r.freshNACKs(nil); len(got) != 0 {
+		t.Fatalf("fresh NACKs again: %v, want none", got)
+	}
+	if r.add(6, 0, at) {
+		t.Fatal("packet 6 after 5 reported a gap")
+	}
+	r.add(8, 0, at) // 7 missing
+	if got := r.missing(nil); !slices.Equal(got, []uint16{7}) {
+		t.Fatalf("regular run after a fresh NACK of 4: %v, want [7]", got)
+	}
+	if got := r.missing(nil); !slices.Equal(got, []uint16{4, 7}) {
+		t.Fatalf("next regular run: %v, want [4 7]", got)
+	}
+	if got := r.freshNACKs(nil); len(got) != 0 {
+		t.Fatalf("fresh NACKs for packets already asked for: %v", got)
+	}
+}
+
 // TestReceptionReport: a report tells the highest extended sequence number,
 // the loss since the last report and in all, the jitter, and answers the
 // latest sender report.

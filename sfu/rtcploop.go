@@ -26,7 +26,7 @@ import (
 // waking the server at its own phase, and sent their packets apart.
 
 const (
-	// rtcpInterval is the time between the loop's runs: the transport-cc
+	// rtcpInterval is the default time between the loop's runs: the transport-cc
 	// feedback interval of pion and libwebrtc, and pion's NACK interval.
 	rtcpInterval = 100 * time.Millisecond
 	// reportSlots is how many runs apart a peer's sender and receiver
@@ -56,7 +56,7 @@ type rtcpScratch struct {
 
 // sendRTCP runs the RTCP loop until stop is closed.
 func (a *API) sendRTCP(stop <-chan struct{}) {
-	tick := time.NewTicker(rtcpInterval)
+	tick := time.NewTicker(a.rtcpInterval)
 	defer tick.Stop()
 	var peers []*Peer
 	var s rtcpScratch
@@ -65,6 +65,14 @@ func (a *API) sendRTCP(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
+		case <-a.nackWake:
+			peers = a.livePeers(peers[:0])
+			for _, p := range peers {
+				if p.nackDue.Swap(false) {
+					p.sendFreshNACKs(&s)
+				}
+			}
+			clear(peers)
 		case now := <-tick.C:
 			peers = a.livePeers(peers[:0])
 			for _, p := range peers {
@@ -81,28 +89,49 @@ func (a *API) sendRTCP(stop <-chan struct{}) {
 // report (RFC 3550 §6.1), empty when none is due, whose SSRC says which
 // path sealed it (see directRTCP).
 func (p *Peer) sendRTCP(now time.Time, reports bool, s *rtcpScratch) {
-	var closed bool
-	s.tracks, closed = p.publishedTracks(s.tracks[:0])
-	if closed {
+	r, ssrc, pkts, ok := p.startRTCP(s)
+	if !ok {
 		return
 	}
-	r := p.route.Load()
-	ssrc := p.rx.ssrc
-	if r != nil {
-		ssrc = p.rtcpOut.ssrc
-	}
-	s.head = rtcp.ReceiverReport{SSRC: ssrc, Reports: s.head.Reports[:0]}
 	head := &s.head
-	pkts := append(s.pkts[:0], head)
 	if reports {
 		pkts = p.receiverReports(now, s.tracks, head, pkts)
 		pkts = p.senderReports(now, pkts)
 	}
-	for _, t := range s.tracks {
+	pkts = p.nacks(s.tracks, (*reception).missing, pkts, s)
+	clear(s.tracks)
+	pkts = p.rx.transportFeedback(pkts)
+	if len(pkts) > 1 || len(head.Reports) > 0 {
+		p.writeRTCP(r, ssrc, pkts, s)
+	}
+	clear(pkts)
+	s.pkts = pkts
+}
+
+// sendFreshNACKs sends p, between the loop's runs, NACKs for the packets
+// missing that were never asked for.
+func (p *Peer) sendFreshNACKs(s *rtcpScratch) {
+	r, ssrc, pkts, ok := p.startRTCP(s)
+	if !ok {
+		return
+	}
+	pkts = p.nacks(s.tracks, (*reception).freshNACKs, pkts, s)
+	clear(s.tracks)
+	if len(pkts) > 1 {
+		p.writeRTCP(r, ssrc, pkts, s)
+	}
+	clear(pkts)
+	s.pkts = pkts
+}
+
+// nacks appends to pkts a NACK for each of tracks that takes NACKs and has
+// packets to ask for, as collect finds them.
+func (p *Peer) nacks(tracks []*Track, collect func(*reception, []uint16) []uint16, pkts []rtcp.Packet, s *rtcpScratch) []rtcp.Packet {
+	for _, t := range tracks {
 		if !t.nack {
 			continue
 		}
-		s.seqs = t.reception.missing(s.seqs[:0])
+		s.seqs = collect(t.reception, s.seqs[:0])
 		if len(s.seqs) == 0 {
 			continue
 		}
@@ -113,13 +142,27 @@ func (p *Peer) sendRTCP(now time.Time, reports bool, s *rtcpScratch) {
 		})
 		p.owner.gone.nacksOut.Add(1)
 	}
-	clear(s.tracks)
-	pkts = p.rx.transportFeedback(pkts)
-	if len(pkts) > 1 || len(head.Reports) > 0 {
-		p.writeRTCP(r, ssrc, pkts, s)
+	return pkts
+}
+
+// startRTCP begins one of p's compounds in s: the tracks p publishes in
+// s.tracks, and pkts holding only s.head, an empty receiver report of ssrc,
+// the SSRC of the path r (nil for pion's) that will seal it. ok is false
+// when p is closed.
+func (p *Peer) startRTCP(s *rtcpScratch) (r *route, ssrc uint32, pkts []rtcp.Packet, ok bool) {
+	var closed bool
+	s.tracks, closed = p.publishedTracks(s.tracks[:0])
+	if closed {
+		clear(s.tracks)
+		return nil, 0, nil, false
 	}
-	clear(pkts)
-	s.pkts = pkts
+	r = p.route.Load()
+	ssrc = p.rx.ssrc
+	if r != nil {
+		ssrc = p.rtcpOut.ssrc
+	}
+	s.head = rtcp.ReceiverReport{SSRC: ssrc, Reports: s.head.Reports[:0]}
+	return r, ssrc, append(s.pkts[:0], &s.head), true
 }
 
 // publishedTracks appends the tracks p publishes to tracks; closed reports

@@ -56,7 +56,11 @@ type Track struct {
 	// NACKs for the track.
 	reception *reception
 	nack      bool
-	started   time.Time
+	// nackNow asks the RTCP loop to NACK this track's new gaps at once;
+	// gapSeen, the forwarder's own, says a batch opened one.
+	nackNow func()
+	gapSeen bool
+	started time.Time
 
 	rateMu    sync.Mutex
 	rateBytes uint64

@@ -545,6 +545,41 @@ func (d *dropSent) BindLocalStream(info *interceptor.StreamInfo, writer intercep
 
 func (d *dropSent) NewInterceptor(string) (interceptor.Interceptor, error) { return d, nil }
 
+// TestImmediateNACK: the server asks the publisher for a packet its uplink
+// lost as soon as the gap shows, not at the RTCP loop's next run: with the
+// loop's runs an hour apart, the NACK still comes, and the packet is
+// retransmitted.
+func TestImmediateNACK(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := testserver.Start(t, testserver.Options{RTCPInterval: time.Hour})
+	drop := &dropSent{n: 100}
+	ann := newParticipant(ctx, t, srv, "uplink", "ann", client.Options{
+		NetworkInterceptors: func(r *interceptor.Registry) error {
+			r.Add(drop)
+			return nil
+		},
+	})
+	wait(t, ctx, "ann connected", ann.WaitConnected)
+	wait(t, ctx, "a NACK at ann", func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			st, err := ann.SenderStats("video-ann")
+			if err != nil {
+				return err
+			}
+			if drop.dropped.Load() && st.NACK > 0 {
+				return nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		st, _ := ann.SenderStats("video-ann")
+		return fmt.Errorf("dropped %v, %+v: %w", drop.dropped.Load(), st, ctx.Err())
+	})
+	if lost := srv.API.Stats(); lost.NACKsSent == 0 {
+		t.Fatalf("server counts no NACK sent: %+v", lost)
+	}
+}
+
 // TestServerFeedbackToPublisher: the server's receive-side RTCP reaches a
 // publisher: a NACK for the video packet its uplink lost, and receiver
 // reports. (Both come from interceptors the server builds only once a peer

@@ -48,6 +48,8 @@ type Options struct {
 	Signaling func(*signaling.Options)
 	// NoDirectSend keeps every forwarded packet on pion's write path.
 	NoDirectSend bool
+	// RTCPInterval is the media core's RTCP interval; 0 keeps its default.
+	RTCPInterval time.Duration
 }
 
 // Logger returns a logger for tests: silent unless CONFAB_TEST_LOG is set
@@ -68,7 +70,7 @@ func Logger() *slog.Logger {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	log := Logger()
-	api, err := sfu.NewAPI(sfu.Config{UDPPort: 0, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Logger: log, NoDirectSend: opts.NoDirectSend})
+	api, err := sfu.NewAPI(sfu.Config{UDPPort: 0, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Logger: log, NoDirectSend: opts.NoDirectSend, RTCPInterval: opts.RTCPInterval})
 	if err != nil {
 		t.Fatalf("start media: %v", err)
 	}
