@@ -156,6 +156,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	t := newTrack(remote, receiver, p.pc, p.id, p.log)
 	t.queue = p.rx.stream(uint32(remote.SSRC()))
 	t.nackNow = p.nackNow
+	t.rtcpSSRC = p.rx.ssrc
 	p.published[t] = struct{}{}
 	p.wg.Add(2)
 	p.mu.Unlock()

@@ -60,7 +60,10 @@ type Track struct {
 	// gapSeen, the forwarder's own, says a batch opened one.
 	nackNow func()
 	gapSeen bool
-	started time.Time
+	// rtcpSSRC is the sender SSRC of the server's RTCP to the publisher
+	// through pion (PLIs; the RTCP loop's before the direct route).
+	rtcpSSRC uint32
+	started  time.Time
 
 	rateMu    sync.Mutex
 	rateBytes uint64
@@ -221,7 +224,7 @@ func (t *Track) RequestKeyframe() {
 
 func (t *Track) sendPLI() {
 	t.keyframeReqs.Add(1)
-	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: t.ssrc}})
+	err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: t.rtcpSSRC, MediaSSRC: t.ssrc}})
 	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		t.log.Debug("send PLI", "err", err)
 	}

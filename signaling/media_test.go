@@ -244,6 +244,9 @@ func TestLateJoinerGetsTracksAndKeyframe(t *testing.T) {
 	wait(t, ctx, "ann receives bob", func(ctx context.Context) error {
 		return ann.WaitRemoteTracks(ctx, hasExactly(map[string]string{bob.Self().ID: "bob"}))
 	})
+	if st, _ := ann.SenderStats("video-ann"); st.NoSender != 0 {
+		t.Fatalf("%d of the server's PLIs and NACKs have sender SSRC 0: %+v", st.NoSender, st)
+	}
 }
 
 // TestLeaveReleasesEverything: a participant that leaves is announced, its
@@ -577,6 +580,9 @@ func TestImmediateNACK(t *testing.T) {
 	})
 	if lost := srv.API.Stats(); lost.NACKsSent == 0 {
 		t.Fatalf("server counts no NACK sent: %+v", lost)
+	}
+	if st, _ := ann.SenderStats("video-ann"); st.NoSender != 0 {
+		t.Fatalf("NACKs with sender SSRC 0: %+v", st)
 	}
 }
 

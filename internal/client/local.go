@@ -27,7 +27,7 @@ type localTrack struct {
 	sender *webrtc.RTPSender
 
 	// RTCP counted from the sender's ReadRTCP loop, across sessions.
-	pli, fir, nack, rr, twcc atomic.Uint64
+	pli, fir, nack, rr, twcc, noSender atomic.Uint64
 }
 
 // SenderStats counts the RTCP feedback the server sent for one local track.
@@ -44,6 +44,9 @@ type SenderStats struct {
 	// track's SSRC as their media SSRC (the feedback covers every stream
 	// of the connection; its media SSRC is one of them).
 	TransportFeedback uint64
+	// NoSender counts the PLIs and NACKs among them whose sender SSRC is
+	// 0, which RFC 4585 §6.1 does not provide for (it names the sender).
+	NoSender uint64
 }
 
 // codecCapability is what AddTrack publishes for a MIME type. The fmtp lines
@@ -221,6 +224,7 @@ func (lt *localTrack) count(p rtcp.Packet, ssrc uint32) {
 	case *rtcp.PictureLossIndication:
 		if p.MediaSSRC == ssrc {
 			lt.pli.Add(1)
+			lt.countSender(p.SenderSSRC)
 		}
 	case *rtcp.FullIntraRequest:
 		for _, e := range p.FIR {
@@ -232,6 +236,7 @@ func (lt *localTrack) count(p rtcp.Packet, ssrc uint32) {
 	case *rtcp.TransportLayerNack:
 		if p.MediaSSRC == ssrc {
 			lt.nack.Add(1)
+			lt.countSender(p.SenderSSRC)
 		}
 	case *rtcp.TransportLayerCC:
 		if p.MediaSSRC == ssrc {
@@ -244,6 +249,12 @@ func (lt *localTrack) count(p rtcp.Packet, ssrc uint32) {
 				break
 			}
 		}
+	}
+}
+
+func (lt *localTrack) countSender(ssrc uint32) {
+	if ssrc == 0 {
+		lt.noSender.Add(1)
 	}
 }
 
@@ -265,7 +276,7 @@ func (c *Client) SenderStats(trackID string) (SenderStats, error) {
 	}
 	return SenderStats{
 		PLI: lt.pli.Load(), FIR: lt.fir.Load(), NACK: lt.nack.Load(), ReceiverReports: lt.rr.Load(),
-		TransportFeedback: lt.twcc.Load(),
+		TransportFeedback: lt.twcc.Load(), NoSender: lt.noSender.Load(),
 	}, nil
 }
 
