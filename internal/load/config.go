@@ -53,6 +53,13 @@ type Config struct {
 	// (libwebrtc paces at 2.5 × the target bitrate, every 5 ms). 0, the
 	// default, sends every frame as one burst.
 	Pace float64
+	// GRO has every client socket take a segmented send whole (UDP_GRO,
+	// Linux) and split it itself, as a receiver on another machine
+	// would cost the server nothing to deliver to. Off by default: over
+	// loopback the server's CPU time then includes the kernel's delivery
+	// of every datagram into its receiver's socket, as in the issue's
+	// figures.
+	GRO bool
 	// NoVideo and NoAudio leave a kind of track out.
 	NoVideo, NoAudio bool
 

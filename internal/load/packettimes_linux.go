@@ -16,19 +16,29 @@ import (
 // timedNet is pion's standard network, but every UDP socket it opens has
 // the kernel timestamp arriving datagrams (SO_TIMESTAMPNS), recorded in
 // arrivals, and the time each datagram is handed to the kernel recorded in
-// departures (when not nil).
+// departures (when not nil). With gro, its sockets also take segmented
+// sends whole (UDP_GRO) and hand pion their datagrams one by one.
 type timedNet struct {
 	transport.Net
 	arrivals, departures *packetTimes
+	gro                  bool
 }
 
+const (
+	solUDP = 17  // SOL_UDP
+	udpGRO = 104 // UDP_GRO: the socket option and its control message
+	// groBuffer holds one coalesced read: the most a UDP datagram, and so
+	// a segmented send, can carry.
+	groBuffer = 65536
+)
+
 // newTimedNet returns the network of a client whose packets are timed.
-func newTimedNet(arrivals, departures *packetTimes) (transport.Net, error) {
+func newTimedNet(arrivals, departures *packetTimes, gro bool) (transport.Net, error) {
 	n, err := stdnet.NewNet()
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	return timedNet{Net: n, arrivals: arrivals, departures: departures}, nil
+	return timedNet{Net: n, arrivals: arrivals, departures: departures, gro: gro}, nil
 }
 
 func (n timedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
@@ -48,11 +58,18 @@ func (n timedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCo
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+		if serr == nil && n.gro {
+			serr = syscall.SetsockoptInt(int(fd), solUDP, udpGRO, 1)
+		}
 	}); err != nil || serr != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("timestamped socket: %w", errors.Join(err, serr))
 	}
-	return &timedConn{UDPConn: udp, arrivals: n.arrivals, departures: n.departures}, nil
+	c := &timedConn{UDPConn: udp, arrivals: n.arrivals, departures: n.departures}
+	if n.gro {
+		c.gro = make([]byte, groBuffer)
+	}
+	return c, nil
 }
 
 // timedConn reads with recvmsg to get each datagram's kernel timestamp,
@@ -63,18 +80,50 @@ func (n timedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCo
 type timedConn struct {
 	*net.UDPConn
 	arrivals, departures *packetTimes
-	oob                  [8]uint64 // room for one SCM_TIMESTAMPNS message; 8-byte aligned
+	// oob has room for an SCM_TIMESTAMPNS and a UDP_GRO message; 8-byte
+	// aligned.
+	oob [12]uint64
+
+	// gro, when not nil, is the buffer of a coalesced read; rest is what
+	// is left of its datagrams, seg bytes each (the last may be shorter),
+	// from restFrom, all stamped restAt.
+	gro      []byte
+	rest     []byte
+	seg      int
+	restFrom netip.AddrPort
+	restAt   int64
 }
 
 func (c *timedConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	oob := unsafe.Slice((*byte)(unsafe.Pointer(&c.oob[0])), len(c.oob)*8)
-	n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(b, oob)
-	if err == nil {
-		if at, ok := parseTimestampNS(oob[:oobn]); ok {
-			c.arrivals.record(b[:n], at)
+	if c.gro == nil {
+		oob := unsafe.Slice((*byte)(unsafe.Pointer(&c.oob[0])), len(c.oob)*8)
+		n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(b, oob)
+		if err == nil {
+			if at, _, ok := parseControl(oob[:oobn]); ok {
+				c.arrivals.record(b[:n], at)
+			}
 		}
+		return n, addr, err
 	}
-	return n, addr, err
+	if len(c.rest) == 0 {
+		oob := unsafe.Slice((*byte)(unsafe.Pointer(&c.oob[0])), len(c.oob)*8)
+		n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(c.gro, oob)
+		if err != nil {
+			return 0, addr, err
+		}
+		at, seg, _ := parseControl(oob[:oobn])
+		if seg <= 0 {
+			seg = n
+		}
+		c.rest, c.seg, c.restFrom, c.restAt = c.gro[:n], seg, addr, at
+	}
+	d := c.rest[:min(c.seg, len(c.rest))]
+	c.rest = c.rest[len(d):]
+	n := copy(b, d)
+	if c.restAt != 0 {
+		c.arrivals.record(b[:n], c.restAt)
+	}
+	return n, c.restFrom, nil
 }
 
 func (c *timedConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
@@ -104,22 +153,27 @@ func (c *timedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return n, net.UDPAddrFromAddrPort(addr), nil
 }
 
-// parseTimestampNS finds the SCM_TIMESTAMPNS message among the control
-// messages of one recvmsg, without allocating. oob must be 8-byte aligned.
-func parseTimestampNS(oob []byte) (int64, bool) {
+// parseControl finds the arrival time (SCM_TIMESTAMPNS; ok says whether
+// there is one) and the segment size of a coalesced read (UDP_GRO; 0 when
+// there is none) among the control messages of one recvmsg, without
+// allocating. oob must be 8-byte aligned.
+func parseControl(oob []byte) (at int64, seg int, ok bool) {
 	for len(oob) >= syscall.SizeofCmsghdr {
 		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(h.Len)
 		if l < syscall.SizeofCmsghdr || l > len(oob) {
-			return 0, false
+			break
 		}
 		data := syscall.CmsgLen(0)
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS &&
-			l >= data+int(unsafe.Sizeof(syscall.Timespec{})) {
+		switch {
+		case h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS &&
+			l >= data+int(unsafe.Sizeof(syscall.Timespec{})):
 			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[data]))
-			return ts.Nano(), true
+			at, ok = ts.Nano(), true
+		case h.Level == solUDP && h.Type == udpGRO && l >= data+4:
+			seg = int(*(*int32)(unsafe.Pointer(&oob[data])))
 		}
 		oob = oob[min(syscall.CmsgSpace(l-data), len(oob)):]
 	}
-	return 0, false
+	return at, seg, ok
 }

@@ -133,7 +133,7 @@ func (r *receiver) options(cfg *Config, index int) (client.Options, error) {
 	if r.self >= 0 {
 		departures = r.senders[r.self].departures
 	}
-	network, err := newTimedNet(r.arrivals, departures)
+	network, err := newTimedNet(r.arrivals, departures, cfg.GRO)
 	if err != nil {
 		return client.Options{}, err
 	}
