@@ -19,7 +19,8 @@ import (
 // receives from it. A peer's RTCP of one run goes out as one compound
 // packet (or a few, when they would not fit one), sealed and written by the
 // loop itself once the peer has a direct route (direct.go), like its RTP,
-// and through pion before.
+// and through pion before. Between runs, a track's forwarder that finds a
+// gap wakes the loop (nackWake) to NACK the packets newly missing at once.
 //
 // Before, each publishing peer ran three tickers of its own (pion's NACK
 // generator and receiver reports, and the transport-cc feedback), each
