@@ -236,6 +236,9 @@ func (c *Client) newSession(servers []protocol.ICEServer) (*session, error) {
 // registerLightInterceptors registers the interceptors of
 // Options.LightInterceptors.
 func registerLightInterceptors(m *webrtc.MediaEngine, registry *interceptor.Registry) error {
+	// First, so that the receive-side interceptors find each packet's
+	// header parsed.
+	registry.Add(&parsedHeaders{})
 	if err := webrtc.ConfigureNack(m, registry); err != nil {
 		return fmt.Errorf("register NACK interceptors: %w", err)
 	}
