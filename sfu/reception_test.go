@@ -25,14 +25,21 @@ func TestReceptionLoss(t *testing.T) {
 		{"a duplicate offsets a loss (RFC 3550 A.3)", []uint16{1, 1, 3}, 0},
 	}
 	for _, tc := range cases {
-		r := newReception(90000)
-		at := time.Now()
-		for _, s := range tc.seqs {
-			r.add(s, 0, at)
-		}
-		if lost := r.lost(); lost != tc.lost {
-			t.Errorf("%s: lost %d, want %d", tc.name, lost, tc.lost)
-		}
+		checkLost(t, tc.name, tc.seqs, tc.lost)
+	}
+}
+
+// checkLost notes packets of sequence numbers seqs on a new reception and
+// checks that it counts lost as lost.
+func checkLost(t *testing.T, name string, seqs []uint16, lost uint64) {
+	t.Helper()
+	r := newReception(90000)
+	at := time.Now()
+	for _, s := range seqs {
+		r.add(s, 0, at)
+	}
+	if got := r.lost(); got != lost {
+		t.Errorf("%s: lost %d, want %d", name, got, lost)
 	}
 }
 
@@ -112,14 +119,7 @@ func TestReceptionRestart(t *testing.T) {
 		{"late within the misorder bound", []uint16{200, 202, 201, 300 - maxMisorder}, 0},
 	}
 	for _, tc := range cases {
-		r := newReception(90000)
-		at := time.Now()
-		for _, s := range tc.seqs {
-			r.add(s, 0, at)
-		}
-		if lost := r.lost(); lost != tc.lost {
-			t.Errorf("%s: lost %d, want %d", tc.name, lost, tc.lost)
-		}
+		checkLost(t, tc.name, tc.seqs, tc.lost)
 	}
 
 	// After a restart, gaps are found and asked for in the new numbering.

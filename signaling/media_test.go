@@ -550,34 +550,10 @@ func (d *dropSent) NewInterceptor(string) (interceptor.Interceptor, error) { ret
 
 // TestImmediateNACK: the server asks the publisher for a packet its uplink
 // lost as soon as the gap shows, not at the RTCP loop's next run: with the
-// loop's runs an hour apart, the NACK still comes, and the packet is
-// retransmitted.
+// loop's runs an hour apart, the NACK still comes.
 func TestImmediateNACK(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	srv := testserver.Start(t, testserver.Options{RTCPInterval: time.Hour})
-	drop := &dropSent{n: 100}
-	ann := newParticipant(ctx, t, srv, "uplink", "ann", client.Options{
-		NetworkInterceptors: func(r *interceptor.Registry) error {
-			r.Add(drop)
-			return nil
-		},
-	})
-	wait(t, ctx, "ann connected", ann.WaitConnected)
-	wait(t, ctx, "a NACK at ann", func(ctx context.Context) error {
-		for ctx.Err() == nil {
-			st, err := ann.SenderStats("video-ann")
-			if err != nil {
-				return err
-			}
-			if drop.dropped.Load() && st.NACK > 0 {
-				return nil
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		st, _ := ann.SenderStats("video-ann")
-		return fmt.Errorf("dropped %v, %+v: %w", drop.dropped.Load(), st, ctx.Err())
-	})
+	srv, ann := feedbackAtPublisher(t, testserver.Options{RTCPInterval: time.Hour}, "a NACK",
+		func(st client.SenderStats) bool { return st.NACK > 0 })
 	if lost := srv.API.Stats(); lost.NACKsSent == 0 {
 		t.Fatalf("server counts no NACK sent: %+v", lost)
 	}
@@ -588,12 +564,20 @@ func TestImmediateNACK(t *testing.T) {
 
 // TestServerFeedbackToPublisher: the server's receive-side RTCP reaches a
 // publisher: a NACK for the video packet its uplink lost, and receiver
-// reports. (Both come from interceptors the server builds only once a peer
-// publishes.)
+// reports.
 func TestServerFeedbackToPublisher(t *testing.T) {
+	feedbackAtPublisher(t, testserver.Options{}, "NACK and receiver reports",
+		func(st client.SenderStats) bool { return st.NACK > 0 && st.ReceiverReports > 0 })
+}
+
+// feedbackAtPublisher starts a server with opts and a publisher, ann, whose
+// uplink drops its 100th video packet, and waits until that packet has
+// been dropped and ann's feedback for its video track satisfies ok.
+func feedbackAtPublisher(t *testing.T, opts testserver.Options, what string, ok func(client.SenderStats) bool) (*testserver.Server, *participant) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv := testserver.Start(t, testserver.Options{})
+	srv := testserver.Start(t, opts)
 	drop := &dropSent{n: 100}
 	ann := newParticipant(ctx, t, srv, "uplink", "ann", client.Options{
 		NetworkInterceptors: func(r *interceptor.Registry) error {
@@ -602,18 +586,19 @@ func TestServerFeedbackToPublisher(t *testing.T) {
 		},
 	})
 	wait(t, ctx, "ann connected", ann.WaitConnected)
-	wait(t, ctx, "NACK and receiver reports at ann", func(ctx context.Context) error {
+	wait(t, ctx, what+" at ann", func(ctx context.Context) error {
 		for ctx.Err() == nil {
 			st, err := ann.SenderStats("video-ann")
 			if err != nil {
 				return err
 			}
-			if drop.dropped.Load() && st.NACK > 0 && st.ReceiverReports > 0 {
+			if drop.dropped.Load() && ok(st) {
 				return nil
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
 		st, _ := ann.SenderStats("video-ann")
 		return fmt.Errorf("dropped %v, %+v: %w", drop.dropped.Load(), st, ctx.Err())
 	})
+	return srv, ann
 }
