@@ -118,10 +118,11 @@ func (r *reception) add(seq uint16, ts uint32, at time.Time) (gap bool) {
 			// missing.
 			r.fillWindow()
 		} else {
-			for s := r.highest + 1; s < ext; s++ {
+			// The slots up to ext become the new sequence numbers'
+			// (missing until they arrive).
+			for s := r.highest + 1; s <= ext; s++ {
 				r.clearSlot(s)
 			}
-			r.clearSlot(ext)
 			gap = delta > 1
 		}
 		r.highest = ext
