@@ -73,10 +73,10 @@ type API struct {
 	live map[*Peer]struct{} // for Stats and the RTCP loop
 	gone totals
 
-	// stop and done end and join the RTCP loop; nackWake wakes it to
-	// send the NACKs of peers with nackDue set.
+	// stop and done end and join the RTCP loop; nackDue queues for it
+	// the peers with packets newly missing (Peer.nackNow).
 	stop, done chan struct{}
-	nackWake   chan struct{}
+	nackDue    chan *Peer
 	closeOnce  sync.Once
 }
 
@@ -150,7 +150,7 @@ func NewAPI(cfg Config) (*API, error) {
 
 	a.media, a.settings, a.mux, a.sockets = m, se, mux, sockets
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
-	a.nackWake = make(chan struct{}, 1)
+	a.nackDue = make(chan *Peer, nackQueue)
 	go func() {
 		defer close(a.done)
 		a.sendRTCP(a.stop)

@@ -62,8 +62,8 @@ type Peer struct {
 
 	// rtcpOut seals the RTCP loop's packets for the direct route.
 	rtcpOut directRTCP
-	// nackDue says that p's tracks have packets newly missing, for the
-	// RTCP loop's next wake-up (nackNow).
+	// nackDue says that p is in the RTCP loop's queue of peers with
+	// packets newly missing (nackNow).
 	nackDue atomic.Bool
 	// reportSlot says in which of the RTCP loop's runs each second this
 	// peer's sender and receiver reports go out (rtcploop.go).
@@ -137,10 +137,14 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 // nackNow has the RTCP loop send p's NACKs for packets newly missing at
 // once, as libwebrtc does, rather than at the loop's next run.
 func (p *Peer) nackNow() {
-	p.nackDue.Store(true)
+	if !p.nackDue.CompareAndSwap(false, true) {
+		return // already queued
+	}
 	select {
-	case p.owner.nackWake <- struct{}{}:
-	default: // a wake-up is already pending
+	case p.owner.nackDue <- p:
+	default:
+		// The queue is full: the loop's next run asks for these too.
+		p.nackDue.Store(false)
 	}
 }
 

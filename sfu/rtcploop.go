@@ -20,7 +20,8 @@ import (
 // packet (or a few, when they would not fit one), sealed and written by the
 // loop itself once the peer has a direct route (direct.go), like its RTP,
 // and through pion before. Between runs, a track's forwarder that finds a
-// gap wakes the loop (nackWake) to NACK the packets newly missing at once.
+// gap queues its peer for the loop (nackDue) to NACK the packets newly
+// missing at once.
 //
 // Before, each publishing peer ran three tickers of its own (pion's NACK
 // generator and receiver reports, and the transport-cc feedback), each
@@ -40,6 +41,9 @@ const (
 	// maxReportBlocks is the number of reception reports one receiver
 	// report can carry (its 5-bit count).
 	maxReportBlocks = 31
+	// nackQueue bounds the peers queued for NACKs between runs; a peer
+	// that finds it full waits for the next run.
+	nackQueue = 64
 )
 
 // rtcpScratch holds the loop's reusable buffers and its socket writer.
@@ -66,14 +70,9 @@ func (a *API) sendRTCP(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case <-a.nackWake:
-			peers = a.livePeers(peers[:0])
-			for _, p := range peers {
-				if p.nackDue.Swap(false) {
-					p.sendFreshNACKs(&s)
-				}
-			}
-			clear(peers)
+		case p := <-a.nackDue:
+			p.nackDue.Store(false)
+			p.sendFreshNACKs(&s)
 		case now := <-tick.C:
 			peers = a.livePeers(peers[:0])
 			for _, p := range peers {

@@ -96,22 +96,17 @@ type timedConn struct {
 
 func (c *timedConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	if c.gro == nil {
-		oob := unsafe.Slice((*byte)(unsafe.Pointer(&c.oob[0])), len(c.oob)*8)
-		n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(b, oob)
-		if err == nil {
-			if at, _, ok := parseControl(oob[:oobn]); ok {
-				c.arrivals.record(b[:n], at)
-			}
+		n, addr, at, _, err := c.readMsg(b)
+		if err == nil && at != 0 {
+			c.arrivals.record(b[:n], at)
 		}
 		return n, addr, err
 	}
 	if len(c.rest) == 0 {
-		oob := unsafe.Slice((*byte)(unsafe.Pointer(&c.oob[0])), len(c.oob)*8)
-		n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(c.gro, oob)
+		n, addr, at, seg, err := c.readMsg(c.gro)
 		if err != nil {
 			return 0, addr, err
 		}
-		at, seg, _ := parseControl(oob[:oobn])
 		if seg <= 0 {
 			seg = n
 		}
@@ -124,6 +119,17 @@ func (c *timedConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 		c.arrivals.record(b[:n], c.restAt)
 	}
 	return n, c.restFrom, nil
+}
+
+// readMsg reads one datagram (or, with UDP_GRO, one coalesced read) into
+// b with its arrival time (0 when the kernel gave none) and segment size.
+func (c *timedConn) readMsg(b []byte) (n int, addr netip.AddrPort, at int64, seg int, err error) {
+	oob := unsafe.Slice((*byte)(unsafe.Pointer(&c.oob[0])), len(c.oob)*8)
+	n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(b, oob)
+	if err == nil {
+		at, seg, _ = parseControl(oob[:oobn])
+	}
+	return n, addr, at, seg, err
 }
 
 func (c *timedConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
