@@ -163,7 +163,7 @@ func NewAPI(cfg Config) (*API, error) {
 // and the peer's direct receiver innermost in its chain.
 func (a *API) peerAPI(secrets *dtlsSecrets, rx *directReceiver) *webrtc.API {
 	se := a.settings
-	se.SetDTLSServerHelloMessageHook(secrets.serverHello)
+	se.SetDTLSServerHelloMessageHook(secrets.ServerHello)
 	se.SetDTLSKeyLogWriter(secrets)
 	registry := &interceptor.Registry{}
 	registry.Add(receiverFactory{r: rx})

@@ -275,7 +275,7 @@ func checkDTLSSecrets(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPP
 		Certificates:            []tls.Certificate{cert},
 		CipherSuites:            []dtls.CipherSuiteID{suite},
 		SRTPProtectionProfiles:  []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
-		ServerHelloMessageHook:  secrets.serverHello,
+		ServerHelloMessageHook:  secrets.ServerHello,
 		KeyLogWriter:            secrets,
 		InsecureSkipVerifyHello: true,
 	})
