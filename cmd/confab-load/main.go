@@ -116,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (load.Config, output, error) {
 	fs.IntVar(&cfg.MaxPayload, "max-payload", load.DefaultMaxPayload, "largest video RTP payload in bytes")
 	fs.IntVar(&cfg.AudioPayload, "audio-payload", load.DefaultAudioPayload, "audio RTP payload in bytes (50 packets/s)")
 	fs.BoolVar(&cfg.GRO, "gro", false, "clients' sockets take the server's segmented sends whole (UDP_GRO) and split them, so the server is not charged the loopback delivery of each datagram (Linux)")
+	fs.BoolVar(&cfg.PionReceive, "pion-receive", false, "receivers leave every packet to pion's receive path, instead of taking each track's packets off their socket themselves after the first")
 	fs.Float64Var(&cfg.Pace, "pace", 0, "send each video frame through a pacer, like a browser: every 5 ms, packets worth that time at this multiple of the bitrate (libwebrtc: 2.5); 0 sends each frame as one burst")
 	fs.BoolVar(&cfg.NoVideo, "no-video", false, "publish no video")
 	fs.BoolVar(&cfg.NoAudio, "no-audio", false, "publish no audio")

@@ -135,6 +135,17 @@ type Options struct {
 	// the default buffer (about 200 KiB, some 90 full-size packets).
 	SocketReadBuffer int
 
+	// DirectReceive makes the client's socket reader take each remote
+	// track's packets itself once the first has come through pion:
+	// decrypt them and hand them to the track's accounting and OnPacket,
+	// sparing pion's five goroutine hand-offs per packet, and ask for lost
+	// ones with NACKs of its own (direct.go). OnPacket is then called from
+	// the socket's reading goroutine too, and calls for one track may
+	// overlap around the switch; a blocking OnPacket would hold up the
+	// whole connection. Interceptors and NetworkInterceptors do not see the
+	// packets taken, so tests that drop packets there must leave it off.
+	DirectReceive bool
+
 	// Net, if set, is the network pion opens its sockets on, instead of
 	// the standard one; a load generator wraps it to watch packets as the
 	// kernel delivers them. The client's loopback filters still apply.

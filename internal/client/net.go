@@ -92,10 +92,12 @@ func loopbackICEServers(servers []protocol.ICEServer) (kept []webrtc.ICEServer, 
 }
 
 // settingEngine confines ICE to IPv4 loopback over UDP, without mDNS.
-func settingEngine(c *Client) (webrtc.SettingEngine, error) {
+// With rx, the sockets' datagrams go through it first and the DTLS
+// handshake shows it the keys.
+func settingEngine(c *Client, rx *directRx) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
 	network := c.opts.Net
-	if size := c.opts.SocketReadBuffer; size > 0 {
+	if c.opts.SocketReadBuffer > 0 || rx != nil {
 		if network == nil {
 			n, err := stdnet.NewNet()
 			if err != nil {
@@ -103,7 +105,14 @@ func settingEngine(c *Client) (webrtc.SettingEngine, error) {
 			}
 			network = n
 		}
+	}
+	if size := c.opts.SocketReadBuffer; size > 0 {
 		network = readBufferNet{Net: network, size: size}
+	}
+	if rx != nil {
+		network = directNet{Net: network, rx: rx}
+		se.SetDTLSKeyLogWriter(&rx.secrets)
+		se.SetDTLSServerHelloMessageHook(rx.secrets.ServerHello)
 	}
 	if network != nil {
 		se.SetNet(network)

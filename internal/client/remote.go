@@ -261,9 +261,15 @@ func (c *Client) onTrack(sess *session, track *webrtc.TrackRemote, receiver *web
 	c.notifyLocked()
 }
 
-// readRemoteRTP reads the track's RTP until it ends.
+// readRemoteRTP reads the track's RTP until it ends. With direct
+// receiving, the track is bound to the session's socket reader after its
+// first packet, and this goroutine only sees what pion had queued before.
 func (c *Client) readRemoteRTP(sess *session, rt *RemoteTrack) {
+	bound := false
 	defer func() {
+		if bound {
+			sess.rx.unbind(rt)
+		}
 		close(rt.done)
 		c.mu.Lock()
 		sess.remotes = slices.DeleteFunc(sess.remotes, func(o *RemoteTrack) bool { return o == rt })
@@ -285,14 +291,23 @@ func (c *Client) readRemoteRTP(sess *session, rt *RemoteTrack) {
 			c.log.Debug("bad RTP from server", "track", rt.TrackID, "err", err)
 			continue
 		}
-		if c.opts.CountOnly {
-			rt.count(&pkt)
-		} else {
-			rt.record(&pkt)
+		c.deliver(rt, &pkt)
+		if !bound && sess.rx != nil {
+			sess.rx.bind(rt)
+			bound = true
 		}
-		if f := c.opts.OnPacket; f != nil {
-			f(rt, &pkt)
-		}
+	}
+}
+
+// deliver accounts for one packet of rt and hands it to OnPacket.
+func (c *Client) deliver(rt *RemoteTrack, pkt *rtp.Packet) {
+	if c.opts.CountOnly {
+		rt.count(pkt)
+	} else {
+		rt.record(pkt)
+	}
+	if f := c.opts.OnPacket; f != nil {
+		f(rt, pkt)
 	}
 }
 

@@ -29,6 +29,9 @@ type session struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// rx is the direct receive path (Options.DirectReceive), or nil.
+	rx *directRx
+
 	// Guarded by Client.mu.
 	neg       negState
 	offerDone chan error // result of the outstanding client offer; capacity 1
@@ -200,7 +203,11 @@ func (c *Client) newSession(servers []protocol.ICEServer) (*session, error) {
 			return nil, fmt.Errorf("interceptors: %w", err)
 		}
 	}
-	se, err := settingEngine(c)
+	var rx *directRx
+	if c.opts.DirectReceive {
+		rx = newDirectRx(c.log, c.deliver)
+	}
+	se, err := settingEngine(c, rx)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +228,10 @@ func (c *Client) newSession(servers []protocol.ICEServer) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create peer connection: %w", err)
 	}
-	sess := &session{pc: pc, closed: make(chan struct{})}
+	sess := &session{pc: pc, closed: make(chan struct{}), rx: rx}
+	if rx != nil {
+		rx.pc.Store(pc)
+	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) { c.onLocalCandidate(sess, cand) })
 	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 		c.onTrack(sess, track, receiver)

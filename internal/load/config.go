@@ -60,6 +60,13 @@ type Config struct {
 	// of every datagram into its receiver's socket, as in the issue's
 	// figures.
 	GRO bool
+	// PionReceive leaves every packet a receiver gets to pion's receive
+	// path (five goroutine hand-offs each). By default the subscribers
+	// and publishers take each track's packets off their socket
+	// themselves after the first (client.Options.DirectReceive), so that
+	// one core can run 500 of them; stalled and lossy subscribers always
+	// use pion's path.
+	PionReceive bool
 	// NoVideo and NoAudio leave a kind of track out.
 	NoVideo, NoAudio bool
 

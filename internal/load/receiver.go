@@ -146,6 +146,10 @@ func (r *receiver) options(cfg *Config, index int) (client.Options, error) {
 		LightInterceptors: !cfg.DefaultInterceptors,
 		CountOnly:         true,
 		SocketReadBuffer:  socketReadBuffer(r.expectedRate(cfg)),
+		// A stalled subscriber blocks in OnPacket, which on the direct
+		// path would stop its whole connection; a lossy one drops
+		// packets in pion's chain, under which the direct path reads.
+		DirectReceive: !cfg.PionReceive && (r.role == roleSubscriber || r.role == rolePublisher),
 	}
 	if r.role == roleLossy {
 		drop := &randomDrop{rate: cfg.LossRate, seed: uint64(index) + 1}
@@ -161,7 +165,8 @@ func (r *receiver) options(cfg *Config, index int) (client.Options, error) {
 }
 
 // onPacket is called by the client for every RTP packet of a remote track,
-// on that track's reading goroutine.
+// on that track's reading goroutine, or with direct receiving on the
+// socket's (calls for one track may overlap at the switch: ts.mu).
 func (r *receiver) onPacket(rt *client.RemoteTrack, pkt *rtp.Packet) {
 	now := r.clock.now()
 	wall := time.Now().UnixNano()
