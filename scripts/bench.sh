@@ -9,7 +9,10 @@
 # BENCH_SCENARIOS lists the load runs as label:publishers:subscribers:window;
 # the default takes under two minutes in all. The table of docs/benchmarks.md:
 #   BENCH_SCENARIOS="1×50:1:50:60s 1×200:1:200:60s 1×500:1:500:60s 10×10:10:0:60s 25×25:25:0:60s"
-# BENCH_LOAD_FLAGS adds confab-load flags to every run; BENCH_GO_BENCH=0
+# BENCH_SERVER_CORES lets the server run on other cores than 0 (taskset's
+# list, such as 0,1: with more than one, its parallel fan-out works, and
+# the server shares the load's core). BENCH_LOAD_FLAGS adds confab-load
+# flags to every run; BENCH_GO_BENCH=0
 # skips the Go benchmarks. BENCH_IDLE_SPIN=1 keeps the server's core from
 # ever going idle during the load runs, with a busy loop at the lowest
 # priority (SCHED_IDLE, which yields to the server at once): on a virtual
@@ -47,7 +50,7 @@ mkdir -p "$OUT"
 # two cores and taskset.
 server_pin=() load_pin=()
 if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-	server_pin=(taskset -c 0)
+	server_pin=(taskset -c "${BENCH_SERVER_CORES:-0}")
 	load_pin=(taskset -c 1)
 else
 	echo "note: not pinning the server and the load to cores (needs taskset and 2 cores)" >&2
