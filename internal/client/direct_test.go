@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,36 +46,21 @@ func checkDirectReceive(t *testing.T, setup string) {
 		t.Fatal(err)
 	}
 	drop := &dropNet{Net: network, after: 150}
-	var mu sync.Mutex
-	seen := map[uint16]int{}
+	var seen seqCounter
 	opts := testOptions()
 	opts.DirectReceive = true
 	opts.LightInterceptors = true
 	opts.CountOnly = true
 	opts.OfferSetup = setup
 	opts.Net = drop
-	opts.OnPacket = func(_ *RemoteTrack, pkt *rtp.Packet) {
-		mu.Lock()
-		seen[pkt.SequenceNumber]++
-		mu.Unlock()
-	}
+	opts.OnPacket = seen.onPacket
 	c := dialJoined(ctx, t, fs.URL(), opts)
 	defer c.Close()
-	if err := c.WaitRemoteTracks(ctx, func(ts []*RemoteTrack) bool { return len(ts) == 1 }); err != nil {
-		t.Fatal(err)
-	}
-	rt := c.RemoteTracks()[0]
-	waitFor(ctx, t, "a dropped packet", drop.dropped.Load)
-	seq := uint16(drop.seq.Load())
-	if err := rt.WaitPackets(ctx, rt.Packets()+50); err != nil {
-		t.Fatal(err)
-	}
+	rt, seq := waitDropped(ctx, t, c, &drop.dropped, &drop.seq)
 	c.mu.Lock()
 	taken := c.sess.rx.taken.Load()
 	c.mu.Unlock()
-	mu.Lock()
-	got, total := seen[seq], len(seen)
-	mu.Unlock()
+	got, total := seen.count(seq)
 	if got != 1 {
 		t.Errorf("packet %d lost under the direct path: received %d times, want 1 (asked for and retransmitted)", seq, got)
 	}

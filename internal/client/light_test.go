@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,34 +51,17 @@ func TestLightInterceptors(t *testing.T) {
 	fs := newFakeServer(t)
 	defer fs.Close()
 
-	var mu sync.Mutex
-	seen := map[uint16]int{}
+	var seen seqCounter
 	drop := &dropOnce{}
 	opts := testOptions()
 	opts.LightInterceptors = true
 	opts.CountOnly = true
 	opts.NetworkInterceptors = func(r *interceptor.Registry) error { r.Add(drop); return nil }
-	opts.OnPacket = func(_ *RemoteTrack, pkt *rtp.Packet) {
-		mu.Lock()
-		seen[pkt.SequenceNumber]++
-		mu.Unlock()
-	}
+	opts.OnPacket = seen.onPacket
 	c := dialJoined(ctx, t, fs.URL(), opts)
 	defer c.Close()
-	if err := c.WaitRemoteTracks(ctx, func(ts []*RemoteTrack) bool {
-		return len(ts) == 1 && ts[0].Packets() >= 40
-	}); err != nil {
-		t.Fatal(err)
-	}
-	rt := c.RemoteTracks()[0]
-	waitFor(ctx, t, "a dropped packet", drop.dropped.Load)
-	seq := uint16(drop.seq.Load())
-	if err := rt.WaitPackets(ctx, rt.Packets()+50); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	got, total := seen[seq], len(seen)
-	mu.Unlock()
+	rt, seq := waitDropped(ctx, t, c, &drop.dropped, &drop.seq)
+	got, total := seen.count(seq)
 	if got != 1 {
 		t.Errorf("packet %d dropped on the network: received %d times, want 1 (retransmitted)", seq, got)
 	}
@@ -85,4 +69,43 @@ func TestLightInterceptors(t *testing.T) {
 		t.Errorf("OnPacket saw %d sequence numbers; count-only track: seq count %d, keyframes %d",
 			total, rt.SeqCount(seq), rt.Keyframes())
 	}
+}
+
+// waitDropped waits for the client's one track, for a packet of it to
+// be dropped (dropped set, its sequence number in seq), and for 50 more
+// packets, time enough for its retransmission.
+func waitDropped(ctx context.Context, t *testing.T, c *Client, dropped *atomic.Bool, seq *atomic.Uint32) (*RemoteTrack, uint16) {
+	t.Helper()
+	if err := c.WaitRemoteTracks(ctx, func(ts []*RemoteTrack) bool { return len(ts) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	rt := c.RemoteTracks()[0]
+	waitFor(ctx, t, "a dropped packet", dropped.Load)
+	if err := rt.WaitPackets(ctx, rt.Packets()+50); err != nil {
+		t.Fatal(err)
+	}
+	return rt, uint16(seq.Load())
+}
+
+// seqCounter counts, by sequence number, the packets OnPacket sees.
+type seqCounter struct {
+	mu   sync.Mutex
+	seen map[uint16]int
+}
+
+func (s *seqCounter) onPacket(_ *RemoteTrack, pkt *rtp.Packet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = make(map[uint16]int)
+	}
+	s.seen[pkt.SequenceNumber]++
+}
+
+// count returns how many times seq was seen, and how many sequence
+// numbers were.
+func (s *seqCounter) count(seq uint16) (times, distinct int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[seq], len(s.seen)
 }
