@@ -65,6 +65,9 @@ type Peer struct {
 	// nackDue says that p is in the RTCP loop's queue of peers with
 	// packets newly missing (nackNow).
 	nackDue atomic.Bool
+	// rtt is the last round-trip time to the peer ICE measured, in
+	// nanoseconds; 0 before any. It spaces the NACKs' retries.
+	rtt atomic.Int64
 	// reportSlot says in which of the RTCP loop's runs each second this
 	// peer's sender and receiver reports go out (rtcploop.go).
 	reportSlot int

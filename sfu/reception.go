@@ -26,9 +26,10 @@ const (
 	// receptionWindow is how many sequence numbers back a missing packet
 	// is still asked for (pion's NACK generator keeps 512).
 	receptionWindow = 512
-	// maxNackTries is how many times one missing packet is asked for, one
-	// NACK per rtcpInterval: a second's worth, as libwebrtc does
-	// (pion's generator asked until the packet left its window).
+	// maxNackTries is how many times one missing packet is asked for, as
+	// libwebrtc does (pion's generator asked until the packet left its
+	// window). Requests are a round trip apart, and at least one
+	// rtcpInterval (see missing).
 	maxNackTries = 10
 	// maxDropout and maxMisorder bound the sequence-number jumps taken for
 	// loss and for reordering (RFC 3550 A.1's values); a larger jump is a
@@ -58,13 +59,12 @@ type reception struct {
 
 	// got has a bit per sequence number in the window (by seq modulo the
 	// window): received since the slot was last reused. tries counts the
-	// NACKs sent for the slot's packet.
-	got   [receptionWindow / 64]uint64
-	tries [receptionWindow]uint8
-	// fresh has a bit per slot asked for by freshNACKs since the loop's
-	// last run: that run leaves it for the next, so a retry waits at
-	// least one interval, as the first request had none.
-	fresh [receptionWindow / 64]uint64
+	// NACKs sent for the slot's packet, and askedRun is the loop's run
+	// (runs counts them, modulo 2^16) that sent the last.
+	got      [receptionWindow / 64]uint64
+	tries    [receptionWindow]uint8
+	askedRun [receptionWindow]uint16
+	runs     uint16
 
 	// jitter is the interarrival jitter in timestamp units (RFC 3550
 	// A.8); lastTS and lastAt, the previous packet's timestamp and
@@ -169,7 +169,6 @@ func (r *reception) fillWindow() {
 		r.got[i] = math.MaxUint64
 	}
 	r.tries = [receptionWindow]uint8{}
-	r.fresh = [receptionWindow / 64]uint64{}
 }
 
 // expectedLocked is the number of packets expected so far (RFC 3550 A.3),
@@ -214,27 +213,34 @@ func (r *reception) mark(ext uint64) {
 func (r *reception) clearSlot(ext uint64) {
 	i := ext % receptionWindow
 	r.got[i/64] &^= 1 << (i % 64)
-	r.fresh[i/64] &^= 1 << (i % 64)
 	r.tries[i] = 0
 }
 
-// missing appends to dst the sequence numbers in the window that have not
-// arrived and have been asked for fewer than maxNackTries times, and counts
-// this as one more try for each. It is the loop's regular run: a packet
-// freshNACKs asked for since the last one waits for the next.
-func (r *reception) missing(dst []uint16) []uint16 {
-	return r.collect(dst, false)
+// missing is one of the loop's regular runs: it appends to dst the
+// sequence numbers in the window that have not arrived, have been asked
+// for fewer than maxNackTries times, and not in the last every runs
+// (every ≥ 1: the loop makes it the round trip to the publisher, in runs,
+// as libwebrtc asks again once an RTT has passed), and counts this as one
+// more try for each. A packet freshNACKs asked for since the last run
+// waits for the next, as its request had a run's time less.
+func (r *reception) missing(dst []uint16, every uint16) []uint16 {
+	return r.collect(dst, false, max(every, 1))
 }
 
 // freshNACKs appends to dst the missing sequence numbers never asked for,
 // and counts this as their first try.
 func (r *reception) freshNACKs(dst []uint16) []uint16 {
-	return r.collect(dst, true)
+	return r.collect(dst, true, 0)
 }
 
-func (r *reception) collect(dst []uint16, fresh bool) []uint16 {
+func (r *reception) collect(dst []uint16, fresh bool, every uint16) []uint16 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A fresh request counts as made in the coming run.
+	run := r.runs + 1
+	if !fresh {
+		r.runs = run
+	}
 	if !r.started {
 		return dst
 	}
@@ -248,20 +254,14 @@ func (r *reception) collect(dst []uint16, fresh bool) []uint16 {
 			s += 63 // a whole word received
 			continue
 		}
-		bit := uint64(1) << (i % 64)
-		if r.got[i/64]&bit != 0 || r.tries[i] >= maxNackTries {
+		if r.got[i/64]&(1<<(i%64)) != 0 || r.tries[i] >= maxNackTries {
 			continue
 		}
-		switch {
-		case fresh && r.tries[i] > 0:
-			continue
-		case fresh:
-			r.fresh[i/64] |= bit
-		case r.fresh[i/64]&bit != 0:
-			r.fresh[i/64] &^= bit
+		if r.tries[i] > 0 && (fresh || run-r.askedRun[i] < every) {
 			continue
 		}
 		r.tries[i]++
+		r.askedRun[i] = run
 		dst = append(dst, uint16(s))
 	}
 	return dst

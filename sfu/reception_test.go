@@ -53,17 +53,17 @@ func TestReceptionNACK(t *testing.T) {
 		r.add(s, 0, at)
 	}
 	want := []uint16{65532, 65533, 65535, 0}
-	if got := r.missing(nil); !slices.Equal(got, want) {
+	if got := r.missing(nil, 1); !slices.Equal(got, want) {
 		t.Fatalf("missing %v, want %v", got, want)
 	}
 	r.add(65535, 0, at) // retransmitted
 	want = []uint16{65532, 65533, 0}
 	for try := 2; try <= maxNackTries; try++ {
-		if got := r.missing(nil); !slices.Equal(got, want) {
+		if got := r.missing(nil, 1); !slices.Equal(got, want) {
 			t.Fatalf("try %d: missing %v, want %v", try, got, want)
 		}
 	}
-	if got := r.missing(nil); len(got) != 0 {
+	if got := r.missing(nil, 1); len(got) != 0 {
 		t.Fatalf("missing %v after %d tries, want none", got, maxNackTries)
 	}
 
@@ -74,17 +74,17 @@ func TestReceptionNACK(t *testing.T) {
 	for s := uint16(3); s <= receptionWindow; s++ {
 		want = append(want, s)
 	}
-	if got := r.missing(nil); !slices.Equal(got, want) {
+	if got := r.missing(nil, 1); !slices.Equal(got, want) {
 		t.Fatalf("after a gap: %d missing, want %d from %d to %d", len(got), len(want), want[0], want[len(want)-1])
 	}
 	// A jump past the window (the sender restarted its numbering, or the
 	// loss is too old to repair) asks for nothing; a gap after it does.
 	r.add(2+3*receptionWindow, 0, at)
-	if got := r.missing(nil); len(got) != 0 {
+	if got := r.missing(nil, 1); len(got) != 0 {
 		t.Fatalf("after a jump: %d missing, want none", len(got))
 	}
 	r.add(4+3*receptionWindow, 0, at)
-	if got := r.missing(nil); !slices.Equal(got, []uint16{3 + 3*receptionWindow}) {
+	if got := r.missing(nil, 1); !slices.Equal(got, []uint16{3 + 3*receptionWindow}) {
 		t.Fatalf("after a jump and a gap: missing %v, want [%d]", got, 3+3*receptionWindow)
 	}
 
@@ -94,7 +94,7 @@ func TestReceptionNACK(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		seq += 2
 		r.add(seq, uint32(seq)*3000, at)
-		buf = r.missing(buf[:0])
+		buf = r.missing(buf[:0], 1)
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per packet", allocs)
@@ -128,7 +128,7 @@ func TestReceptionRestart(t *testing.T) {
 	for _, s := range []uint16{10, 11, 12, 40000, 40001, 40003} {
 		r.add(s, 0, at)
 	}
-	if got := r.missing(nil); !slices.Equal(got, []uint16{40002}) {
+	if got := r.missing(nil, 1); !slices.Equal(got, []uint16{40002}) {
 		t.Fatalf("after a restart: missing %v, want [40002]", got)
 	}
 	if rr, _ := r.report(1, at); rr.TotalLost != 1 || uint16(rr.LastSequenceNumber) != 40003 {
@@ -160,10 +160,10 @@ func TestReceptionFreshNACKs(t *testing.T) {
 		t.Fatal("packet 6 after 5 reported a gap")
 	}
 	r.add(8, 0, at) // 7 missing
-	if got := r.missing(nil); !slices.Equal(got, []uint16{7}) {
+	if got := r.missing(nil, 1); !slices.Equal(got, []uint16{7}) {
 		t.Fatalf("regular run after a fresh NACK of 4: %v, want [7]", got)
 	}
-	if got := r.missing(nil); !slices.Equal(got, []uint16{4, 7}) {
+	if got := r.missing(nil, 1); !slices.Equal(got, []uint16{4, 7}) {
 		t.Fatalf("next regular run: %v, want [4 7]", got)
 	}
 	if got := r.freshNACKs(nil); len(got) != 0 {
@@ -293,5 +293,49 @@ func TestRTCPRunIdlePeer(t *testing.T) {
 	p.sendRTCP(now, false, &s) // sizes the scratch
 	if allocs := testing.AllocsPerRun(100, func() { p.sendRTCP(now, false, &s) }); allocs != 0 {
 		t.Fatalf("%.1f allocations per run", allocs)
+	}
+}
+
+// TestReceptionNACKEvery: with a round trip of three runs, a missing packet
+// is asked for every third run, a fresh request counting as made in the
+// coming run; at most maxNackTries times.
+func TestReceptionNACKEvery(t *testing.T) {
+	r := newReception(90000)
+	at := time.Now()
+	r.add(1, 0, at)
+	r.add(3, 0, at) // 2 missing
+	if got := r.freshNACKs(nil); !slices.Equal(got, []uint16{2}) {
+		t.Fatalf("fresh NACKs %v, want [2]", got)
+	}
+	var asked []int
+	for run := 1; run <= 40; run++ {
+		if got := r.missing(nil, 3); len(got) > 0 {
+			if !slices.Equal(got, []uint16{2}) {
+				t.Fatalf("run %d asked for %v", run, got)
+			}
+			asked = append(asked, run)
+		}
+	}
+	want := []int{4, 7, 10, 13, 16, 19, 22, 25, 28} // and the fresh one: 10
+	if !slices.Equal(asked, want) {
+		t.Fatalf("asked in runs %v, want %v", asked, want)
+	}
+}
+
+// TestNACKEvery: the retries' spacing in runs is the round trip rounded up,
+// one run before it is known, and bounded.
+func TestNACKEvery(t *testing.T) {
+	p := &Peer{owner: &API{rtcpInterval: 100 * time.Millisecond}}
+	for _, tc := range []struct {
+		rtt  time.Duration
+		want uint16
+	}{
+		{0, 1}, {300 * time.Microsecond, 1}, {100 * time.Millisecond, 1},
+		{150 * time.Millisecond, 2}, {250 * time.Millisecond, 3}, {time.Minute, maxNackEvery},
+	} {
+		p.rtt.Store(int64(tc.rtt))
+		if got := p.nackEvery(); got != tc.want {
+			t.Errorf("round trip %v: every %d runs, want %d", tc.rtt, got, tc.want)
+		}
 	}
 }

@@ -44,6 +44,9 @@ const (
 	// nackQueue bounds the peers queued for NACKs between runs; a peer
 	// that finds it full waits for the next run.
 	nackQueue = 64
+	// maxNackEvery bounds the runs between two requests for a packet
+	// (3 s at the default interval), however long the round trip.
+	maxNackEvery = 30
 )
 
 // rtcpScratch holds the loop's reusable buffers and its socket writer.
@@ -97,8 +100,11 @@ func (p *Peer) sendRTCP(now time.Time, reports bool, s *rtcpScratch) {
 	if reports {
 		pkts = p.receiverReports(now, s.tracks, head, pkts)
 		pkts = p.senderReports(now, pkts)
+		if len(s.tracks) > 0 {
+			p.updateRTT()
+		}
 	}
-	pkts = p.nacks(s.tracks, (*reception).missing, pkts, s)
+	pkts = p.nacks(s.tracks, false, pkts, s)
 	clear(s.tracks)
 	pkts = p.rx.transportFeedback(pkts)
 	if len(pkts) > 1 || len(head.Reports) > 0 {
@@ -115,7 +121,7 @@ func (p *Peer) sendFreshNACKs(s *rtcpScratch) {
 	if !ok {
 		return
 	}
-	pkts = p.nacks(s.tracks, (*reception).freshNACKs, pkts, s)
+	pkts = p.nacks(s.tracks, true, pkts, s)
 	clear(s.tracks)
 	if len(pkts) > 1 {
 		p.writeRTCP(r, ssrc, pkts, s)
@@ -125,13 +131,19 @@ func (p *Peer) sendFreshNACKs(s *rtcpScratch) {
 }
 
 // nacks appends to pkts a NACK for each of tracks that takes NACKs and has
-// packets to ask for, as collect finds them.
-func (p *Peer) nacks(tracks []*Track, collect func(*reception, []uint16) []uint16, pkts []rtcp.Packet, s *rtcpScratch) []rtcp.Packet {
+// packets to ask for: those never asked for when fresh, else those due in
+// a regular run (reception.missing), a round trip apart.
+func (p *Peer) nacks(tracks []*Track, fresh bool, pkts []rtcp.Packet, s *rtcpScratch) []rtcp.Packet {
+	every := p.nackEvery()
 	for _, t := range tracks {
 		if !t.nack {
 			continue
 		}
-		s.seqs = collect(t.reception, s.seqs[:0])
+		if fresh {
+			s.seqs = t.reception.freshNACKs(s.seqs[:0])
+		} else {
+			s.seqs = t.reception.missing(s.seqs[:0], every)
+		}
 		if len(s.seqs) == 0 {
 			continue
 		}
@@ -279,4 +291,27 @@ func negotiatedNACK(feedback []webrtc.RTCPFeedback) bool {
 		}
 	}
 	return false
+}
+
+// updateRTT takes the round-trip time to p from ICE: pion times the
+// connectivity checks and keepalives (every 2 s) on the selected pair. It
+// waits for the ICE agent's goroutine; the loop calls it once a second
+// for publishing peers only.
+func (p *Peer) updateRTT() {
+	stats, ok := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePairStats()
+	if ok && stats.CurrentRoundTripTime > 0 {
+		p.rtt.Store(int64(stats.CurrentRoundTripTime * float64(time.Second)))
+	}
+}
+
+// nackEvery is how many of the loop's runs apart a packet is asked for
+// again: the round trip to the peer, rounded up, at least one run (also
+// before the round trip is known).
+func (p *Peer) nackEvery() uint16 {
+	interval := p.owner.rtcpInterval
+	if interval <= 0 {
+		return 1
+	}
+	runs := (time.Duration(p.rtt.Load()) + interval - 1) / interval
+	return uint16(min(max(runs, 1), maxNackEvery))
 }
