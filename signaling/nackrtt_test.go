@@ -15,10 +15,10 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/confab/confab/internal/client"
+	"github.com/confab/confab/internal/netwrap"
 	"github.com/confab/confab/internal/testserver"
 )
 
@@ -31,11 +31,10 @@ func TestNACKRetriesFollowRTT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srv := testserver.Start(t, testserver.Options{})
-	network, err := stdnet.NewNet()
+	slow, err := netwrap.New(func(c *net.UDPConn) transport.UDPConn { return newDelayConn(c, 250*time.Millisecond) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := &delayNet{Net: network, delay: 250 * time.Millisecond}
 	lose := &loseForGood{n: 300}
 	lose.seq.Store(-1)
 	ann := newParticipant(ctx, t, srv, "far", "ann", client.Options{
@@ -130,25 +129,12 @@ func (l *loseForGood) nackTimes() []time.Time {
 	return slices.Clone(l.nacks)
 }
 
-// delayNet's sockets hold every datagram they send for delay: a link with
-// that round trip.
-type delayNet struct {
-	transport.Net
-	delay time.Duration
-}
-
-func (n *delayNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	conn, err := n.Net.ListenUDP(network, laddr)
-	if err != nil {
-		return nil, err
-	}
-	udp, ok := conn.(*net.UDPConn)
-	if !ok {
-		return conn, nil
-	}
-	d := &delayConn{UDPConn: udp, delay: n.delay, queue: make(chan delayed, 4096), done: make(chan struct{})}
+// newDelayConn holds every datagram c sends for delay: a link with that
+// round trip. Its goroutine ends when it is closed.
+func newDelayConn(c *net.UDPConn, delay time.Duration) *delayConn {
+	d := &delayConn{UDPConn: c, delay: delay, queue: make(chan delayed, 4096), done: make(chan struct{})}
 	go d.send()
-	return d, nil
+	return d
 }
 
 type delayed struct {

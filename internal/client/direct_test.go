@@ -13,8 +13,9 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/stdnet"
 	"go.uber.org/goleak"
+
+	"github.com/confab/confab/internal/netwrap"
 )
 
 // TestDirectReceive runs a session with direct receiving, with the client
@@ -41,18 +42,18 @@ func checkDirectReceive(t *testing.T, setup string) {
 	fs := newFakeServer(t)
 	defer fs.Close()
 
-	network, err := stdnet.NewNet()
+	drop := &dropLink{after: 150}
+	network, err := netwrap.New(func(c *net.UDPConn) transport.UDPConn { return &dropConn{UDPConn: c, n: drop} })
 	if err != nil {
 		t.Fatal(err)
 	}
-	drop := &dropNet{Net: network, after: 150}
 	var seen seqCounter
 	opts := testOptions()
 	opts.DirectReceive = true
 	opts.LightInterceptors = true
 	opts.CountOnly = true
 	opts.OfferSetup = setup
-	opts.Net = drop
+	opts.Net = network
 	opts.OnPacket = seen.onPacket
 	c := dialJoined(ctx, t, fs.URL(), opts)
 	defer c.Close()
@@ -69,31 +70,18 @@ func checkDirectReceive(t *testing.T, setup string) {
 	}
 }
 
-// dropNet's sockets drop one incoming RTP datagram, the first after the
-// given number, before anything else reads it.
-type dropNet struct {
-	transport.Net
+// dropLink drops one incoming RTP datagram, the first after the given
+// number, before anything else reads it.
+type dropLink struct {
 	after   int32
 	seen    atomic.Int32
 	dropped atomic.Bool
 	seq     atomic.Uint32
 }
 
-func (n *dropNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	conn, err := n.Net.ListenUDP(network, laddr)
-	if err != nil {
-		return nil, err
-	}
-	udp, ok := conn.(*net.UDPConn)
-	if !ok {
-		return conn, nil
-	}
-	return &dropConn{UDPConn: udp, n: n}, nil
-}
-
 type dropConn struct {
 	*net.UDPConn
-	n *dropNet
+	n *dropLink
 }
 
 func (c *dropConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
