@@ -201,14 +201,14 @@ func (rx *directRx) take(b []byte) bool {
 		st = st.rtxOf
 	}
 	rx.taken.Add(1)
-	rx.nack(st, rx.pkt.SequenceNumber, time.Now().UnixNano())
+	rx.nack(st, rx.pkt.SequenceNumber)
 	rx.deliver(st.rt, &rx.pkt)
 	return true
 }
 
 // nack notes seq's arrival on st and asks the server for the packets
 // missing that are due. Callers hold readMu.
-func (rx *directRx) nack(st *directStream, seq uint16, now int64) {
+func (rx *directRx) nack(st *directStream, seq uint16) {
 	if !st.started {
 		st.started, st.highest = true, seq
 		return
@@ -235,6 +235,7 @@ func (rx *directRx) nack(st *directStream, seq uint16, now int64) {
 	if len(st.missing) == 0 {
 		return
 	}
+	now := time.Now().UnixNano() // only with packets missing
 	rx.due = rx.due[:0]
 	kept := st.missing[:0]
 	for _, m := range st.missing {
