@@ -181,6 +181,18 @@ func (rt *RemoteTrack) count(pkt *rtp.Packet) {
 	rt.packets.Add(1)
 }
 
+// DirectPackets returns how many RTP packets the current session's direct
+// receive path (Options.DirectReceive) has taken off the socket; 0
+// without it.
+func (c *Client) DirectPackets() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil || c.sess.rx == nil {
+		return 0
+	}
+	return c.sess.rx.taken.Load()
+}
+
 // RemoteTracks returns the tracks currently forwarded to the client, in order
 // of arrival. A track leaves the list when its reading ends or when a server
 // offer no longer lists its mid.

@@ -77,6 +77,10 @@ func TestSmoke(t *testing.T) {
 	if all.Lost != 0 || all.WindowLost != 0 || all.Bad != 0 {
 		t.Errorf("lost %d (window %d), bad %d", all.Lost, all.WindowLost, all.Bad)
 	}
+	// Each track's first packet comes through pion, the rest directly.
+	if rep.Load.DirectPercent < 50 {
+		t.Errorf("%.1f %% of packets received directly", rep.Load.DirectPercent)
+	}
 	if all.WindowExpected == 0 || all.WindowPackets < all.WindowExpected*9/10 {
 		t.Errorf("%d packets in the window, %d expected", all.WindowPackets, all.WindowExpected)
 	}

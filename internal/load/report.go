@@ -214,6 +214,10 @@ type ProcStats struct {
 	// the window (load only).
 	Cores      int `json:"cores,omitempty"`
 	Goroutines int `json:"goroutines,omitempty"`
+	// DirectPercent is the share of the packets the receivers got, over
+	// the run, that they took off their sockets themselves rather than
+	// through pion's receive path (load only; Config.PionReceive).
+	DirectPercent float64 `json:"directPercent,omitempty"`
 }
 
 // ProbeStats is what the probes measured: per probe, the time from sending
@@ -441,8 +445,8 @@ func (r *Report) Format(w io.Writer) error {
 			s.PID, s.CPUSeconds, s.CPUPercent, s.CPUPerPacketMicros, s.RSSMiB, s.PeakRSSMiB, s.UDPDrops)
 	}
 	l := r.Load
-	line("load", "%.2f s CPU (%.1f %% of a core, %d cores usable), RSS %.0f MiB, %d goroutines; %d socket drops",
-		l.CPUSeconds, l.CPUPercent, l.Cores, l.RSSMiB, l.Goroutines, l.UDPDrops)
+	line("load", "%.2f s CPU (%.1f %% of a core, %d cores usable), RSS %.0f MiB, %d goroutines; %d socket drops; %.1f %% of packets received directly",
+		l.CPUSeconds, l.CPUPercent, l.Cores, l.RSSMiB, l.Goroutines, l.UDPDrops, l.DirectPercent)
 	line("machine", "%d cores %.0f %% busy, %.0f %% of a core neither the server's nor the load's",
 		r.Machine.Cores, r.Machine.BusyPercent, r.Machine.OtherPercent)
 	for _, w := range r.Warnings {

@@ -219,6 +219,28 @@ func (r *run) receivers() []*receiver {
 	return append(all, r.subs...)
 }
 
+// directPercent is the share of the packets received so far that the
+// receivers took off their sockets themselves (client.DirectPackets).
+func (r *run) directPercent() float64 {
+	var direct, all uint64
+	for _, rc := range r.receivers() {
+		if rc.c == nil {
+			continue
+		}
+		direct += rc.c.DirectPackets()
+		for i := range rc.tracks {
+			ts := &rc.tracks[i]
+			ts.mu.Lock()
+			all += ts.packets
+			ts.mu.Unlock()
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return 100 * float64(min(direct, all)) / float64(all)
+}
+
 // waitTracks waits until every joined receiver got a packet of each of its
 // tracks, or SetupTimeout passes, or ctx ends.
 func (r *run) waitTracks(ctx context.Context) {
@@ -377,6 +399,7 @@ func (r *run) fill(rep *Report, begin, end sample, final [][2]uint64) {
 		Goroutines: runtime.NumGoroutine(),
 		UDPDrops:   end.loadDrops - min(begin.loadDrops, end.loadDrops),
 	}
+	rep.Load.DirectPercent = r.directPercent()
 	if cfg.ServerPID != 0 {
 		cpu := end.server.CPU - begin.server.CPU
 		s := &ProcStats{
