@@ -31,7 +31,9 @@ func TestNACKRetriesFollowRTT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srv := testserver.Start(t, testserver.Options{})
-	slow, err := netwrap.New(func(c *net.UDPConn) transport.UDPConn { return newDelayConn(c, 250*time.Millisecond) })
+	slow, err := netwrap.Wrap(nil, netwrap.Kernel(func(c *net.UDPConn) (transport.UDPConn, error) {
+		return newDelayConn(c, 250*time.Millisecond), nil
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -266,20 +266,6 @@ func (rx *directRx) nack(st *directStream, seq uint16) {
 	}
 }
 
-// directNet opens sockets whose reads go through a directRx first.
-type directNet struct {
-	transport.Net
-	rx *directRx
-}
-
-func (n directNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	conn, err := n.Net.ListenUDP(network, laddr)
-	if err != nil {
-		return nil, err
-	}
-	return newDirectConn(conn, n.rx), nil
-}
-
 // addrPortConn is the allocation-free read and write of a UDP socket,
 // under either of its names (ice.AddrPortReaderWriter, net.UDPConn's).
 type addrPortConn struct {
@@ -294,7 +280,10 @@ type directConn struct {
 	addrPortConn
 }
 
-func newDirectConn(conn transport.UDPConn, rx *directRx) *directConn {
+// wrap puts a socket under rx (a netwrap.Func). A socket that offers
+// neither allocation-free read is left as it is, and rx never sees its
+// datagrams: pion reads them all.
+func (rx *directRx) wrap(conn transport.UDPConn) (transport.UDPConn, error) {
 	c := &directConn{UDPConn: conn, rx: rx}
 	switch u := conn.(type) {
 	case interface {
@@ -305,22 +294,10 @@ func newDirectConn(conn transport.UDPConn, rx *directRx) *directConn {
 	case *net.UDPConn:
 		c.read, c.write = u.ReadFromUDPAddrPort, u.WriteToUDPAddrPort
 	default:
-		c.read = func(b []byte) (int, netip.AddrPort, error) {
-			n, addr, err := conn.ReadFrom(b)
-			if err != nil {
-				return n, netip.AddrPort{}, err
-			}
-			udp, ok := addr.(*net.UDPAddr)
-			if !ok {
-				return n, netip.AddrPort{}, fmt.Errorf("read: address %v is not UDP", addr)
-			}
-			return n, udp.AddrPort(), nil
-		}
-		c.write = func(b []byte, addr netip.AddrPort) (int, error) {
-			return conn.WriteTo(b, net.UDPAddrFromAddrPort(addr))
-		}
+		rx.log.Warn("direct receiving off: socket type not supported", "type", fmt.Sprintf("%T", conn))
+		return conn, nil
 	}
-	return c
+	return c, nil
 }
 
 // ReadFromAddrPort returns the next datagram the directRx does not take.

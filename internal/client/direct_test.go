@@ -43,7 +43,9 @@ func checkDirectReceive(t *testing.T, setup string) {
 	defer fs.Close()
 
 	drop := &dropLink{after: 150}
-	network, err := netwrap.New(func(c *net.UDPConn) transport.UDPConn { return &dropConn{UDPConn: c, n: drop} })
+	network, err := netwrap.Wrap(nil, netwrap.Kernel(func(c *net.UDPConn) (transport.UDPConn, error) {
+		return &dropConn{UDPConn: c, n: drop}, nil
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

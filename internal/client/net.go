@@ -9,9 +9,9 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
 	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/confab/confab/internal/netwrap"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/sfu"
 )
@@ -97,20 +97,24 @@ func loopbackICEServers(servers []protocol.ICEServer) (kept []webrtc.ICEServer, 
 func settingEngine(c *Client, rx *directRx) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
 	network := c.opts.Net
-	if c.opts.SocketReadBuffer > 0 || rx != nil {
-		if network == nil {
-			n, err := stdnet.NewNet()
-			if err != nil {
-				return se, fmt.Errorf("network: %w", err)
-			}
-			network = n
-		}
-	}
 	if size := c.opts.SocketReadBuffer; size > 0 {
-		network = readBufferNet{Net: network, size: size}
+		n, err := netwrap.Wrap(network, func(conn transport.UDPConn) (transport.UDPConn, error) {
+			if err := setReadBuffer(conn, size); err != nil {
+				return nil, fmt.Errorf("set UDP receive buffer to %d bytes: %w", size, err)
+			}
+			return conn, nil
+		})
+		if err != nil {
+			return se, err
+		}
+		network = n
 	}
 	if rx != nil {
-		network = directNet{Net: network, rx: rx}
+		n, err := netwrap.Wrap(network, rx.wrap)
+		if err != nil {
+			return se, err
+		}
+		network = n
 		se.SetDTLSKeyLogWriter(&rx.secrets)
 		se.SetDTLSServerHelloMessageHook(rx.secrets.ServerHello)
 	}
@@ -134,23 +138,4 @@ func settingEngine(c *Client, rx *directRx) (webrtc.SettingEngine, error) {
 		se.SetSRTPProtectionProfiles(c.opts.SRTPProfiles...)
 	}
 	return se, nil
-}
-
-// readBufferNet is a network with a larger receive buffer on every UDP
-// socket it opens (see Options.SocketReadBuffer).
-type readBufferNet struct {
-	transport.Net
-	size int
-}
-
-func (n readBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	conn, err := n.Net.ListenUDP(network, laddr)
-	if err != nil {
-		return nil, err
-	}
-	if err := setReadBuffer(conn, n.size); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("set UDP receive buffer to %d bytes: %w", n.size, err)
-	}
-	return conn, nil
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"errors"
-	"net"
 	"syscall"
 
 	"github.com/pion/transport/v4"
@@ -11,8 +10,9 @@ import (
 // setReadBuffer sets a socket's receive buffer with SO_RCVBUFFORCE, which
 // passes net.core.rmem_max, when the process may; else with SO_RCVBUF.
 func setReadBuffer(conn transport.UDPConn, size int) error {
-	if udp, ok := conn.(*net.UDPConn); ok {
-		if raw, err := udp.SyscallConn(); err == nil {
+	// Any kernel socket, also one wrapped (the load's timed sockets).
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
 			var serr error
 			if err := raw.Control(func(fd uintptr) {
 				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size)

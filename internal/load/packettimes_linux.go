@@ -10,19 +10,9 @@ import (
 	"unsafe"
 
 	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/stdnet"
-)
 
-// timedNet is pion's standard network, but every UDP socket it opens has
-// the kernel timestamp arriving datagrams (SO_TIMESTAMPNS), recorded in
-// arrivals, and the time each datagram is handed to the kernel recorded in
-// departures (when not nil). With gro, its sockets also take segmented
-// sends whole (UDP_GRO) and hand pion their datagrams one by one.
-type timedNet struct {
-	transport.Net
-	arrivals, departures *packetTimes
-	gro                  bool
-}
+	"github.com/confab/confab/internal/netwrap"
+)
 
 const (
 	solUDP = 17  // SOL_UDP
@@ -32,44 +22,32 @@ const (
 	groBuffer = 65536
 )
 
-// newTimedNet returns the network of a client whose packets are timed.
+// newTimedNet returns pion's standard network, but every UDP socket it
+// opens has the kernel timestamp arriving datagrams (SO_TIMESTAMPNS),
+// recorded in arrivals, and the time each datagram is handed to the kernel
+// recorded in departures (when not nil). With gro, its sockets also take
+// segmented sends whole (UDP_GRO) and hand pion their datagrams one by one.
 func newTimedNet(arrivals, departures *packetTimes, gro bool) (transport.Net, error) {
-	n, err := stdnet.NewNet()
-	if err != nil {
-		return nil, fmt.Errorf("network: %w", err)
-	}
-	return timedNet{Net: n, arrivals: arrivals, departures: departures, gro: gro}, nil
-}
-
-func (n timedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	conn, err := n.Net.ListenUDP(network, laddr)
-	if err != nil {
-		return nil, err
-	}
-	udp, ok := conn.(*net.UDPConn)
-	if !ok {
-		return conn, nil // not a kernel socket: no timestamps
-	}
-	raw, err := udp.SyscallConn()
-	if err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("timestamped socket: %w", err)
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-		if serr == nil && n.gro {
-			serr = syscall.SetsockoptInt(int(fd), solUDP, udpGRO, 1)
+	return netwrap.Wrap(nil, netwrap.Kernel(func(udp *net.UDPConn) (transport.UDPConn, error) {
+		raw, err := udp.SyscallConn()
+		if err != nil {
+			return nil, fmt.Errorf("timestamped socket: %w", err)
 		}
-	}); err != nil || serr != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("timestamped socket: %w", errors.Join(err, serr))
-	}
-	c := &timedConn{UDPConn: udp, arrivals: n.arrivals, departures: n.departures}
-	if n.gro {
-		c.gro = make([]byte, groBuffer)
-	}
-	return c, nil
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+			if serr == nil && gro {
+				serr = syscall.SetsockoptInt(int(fd), solUDP, udpGRO, 1)
+			}
+		}); err != nil || serr != nil {
+			return nil, fmt.Errorf("timestamped socket: %w", errors.Join(err, serr))
+		}
+		c := &timedConn{UDPConn: udp, arrivals: arrivals, departures: departures}
+		if gro {
+			c.gro = make([]byte, groBuffer)
+		}
+		return c, nil
+	}))
 }
 
 // timedConn reads with recvmsg to get each datagram's kernel timestamp,
