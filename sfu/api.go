@@ -129,6 +129,11 @@ func NewAPI(cfg Config) (*API, error) {
 	var se webrtc.SettingEngine
 	se.LoggerFactory = LoggerFactory(log)
 	se.SetICEUDPMux(mux)
+	// Every peer's ICE agent would otherwise make its own network, reading
+	// the machine's interface table over netlink at each join and keeping
+	// a copy per peer (about 6 KiB each). The mux's addresses are fixed
+	// when it opens, so the agents share the table read then.
+	se.SetNet(sockets.Net)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetIPFilter(filter)
 	se.SetIncludeLoopbackCandidate(loopback)

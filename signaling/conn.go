@@ -27,7 +27,9 @@ const (
 )
 
 // outbound is one queued write: a text frame, or a close frame when closeCode
-// is set.
+// is set. The queue holds pointers: a queue of values would cost every
+// connection SendQueue × 48 bytes while idle (2.8 MiB of the server's heap
+// with 200 participants), pointers a sixth of that.
 type outbound struct {
 	data      []byte
 	closeCode int
@@ -39,7 +41,7 @@ type outbound struct {
 type wsConn struct {
 	ws           *websocket.Conn
 	log          *slog.Logger
-	queue        chan outbound
+	queue        chan *outbound
 	pingInterval time.Duration
 	pongTimeout  time.Duration
 	metrics      *metrics.Metrics
@@ -55,7 +57,7 @@ func newWSConn(ws *websocket.Conn, log *slog.Logger, opts *Options) *wsConn {
 	return &wsConn{
 		ws:           ws,
 		log:          log,
-		queue:        make(chan outbound, opts.SendQueue),
+		queue:        make(chan *outbound, opts.SendQueue),
 		pingInterval: opts.PingInterval,
 		pongTimeout:  opts.PongTimeout,
 		metrics:      opts.Metrics,
@@ -67,7 +69,7 @@ func newWSConn(ws *websocket.Conn, log *slog.Logger, opts *Options) *wsConn {
 // send queues a message. A client whose queue is full cannot keep up: it is
 // disconnected rather than waited for.
 func (c *wsConn) send(msg any) {
-	c.enqueue(outbound{data: protocol.Encode(msg)})
+	c.enqueue(&outbound{data: protocol.Encode(msg)})
 }
 
 // sendError queues an "error" message and counts it.
@@ -79,7 +81,7 @@ func (c *wsConn) sendError(e *protocol.Error) {
 	c.send(e.Wire())
 }
 
-func (c *wsConn) enqueue(o outbound) {
+func (c *wsConn) enqueue(o *outbound) {
 	select {
 	case c.queue <- o:
 	default:
@@ -191,7 +193,7 @@ var errTooLarge = errors.New("frame too large")
 // closeGracefully queues a close frame after what is queued, waits a little
 // for the writer to send it, then closes the socket, which ends the reader.
 func (c *wsConn) closeGracefully(code int, text string) {
-	c.enqueue(outbound{closeCode: code, closeText: text})
+	c.enqueue(&outbound{closeCode: code, closeText: text})
 	select {
 	case <-c.writerDone:
 	case <-time.After(closeGrace):
@@ -202,7 +204,7 @@ func (c *wsConn) closeGracefully(code int, text string) {
 func (c *wsConn) tooLarge(rest io.Reader) {
 	c.log.Warn("inbound frame over the limit, closing", "limit", protocol.MaxFrameSize)
 	c.sendError(protocol.Errorf(protocol.CodeTooLarge, "frames are limited to %d bytes", protocol.MaxFrameSize))
-	c.enqueue(outbound{closeCode: websocket.CloseMessageTooBig, closeText: "frame too large"})
+	c.enqueue(&outbound{closeCode: websocket.CloseMessageTooBig, closeText: "frame too large"})
 	_ = c.ws.SetReadDeadline(time.Now().Add(drainTimeout))
 	_, _ = io.CopyN(io.Discard, rest, drainLimit)
 	select {
