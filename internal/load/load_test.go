@@ -76,6 +76,11 @@ func TestSmoke(t *testing.T) {
 	}
 	if all.Lost != 0 || all.WindowLost != 0 || all.Bad != 0 {
 		t.Errorf("lost %d (window %d), bad %d", all.Lost, all.WindowLost, all.Bad)
+		// Where: the server's drops and repairs, each receiver's losses.
+		t.Logf("server: %+v", srv.API.Stats())
+		for _, r := range rep.Receivers {
+			t.Logf("%s: %+v", r.Name, r.Counts)
+		}
 	}
 	// Each track's first packet comes through pion, the rest directly.
 	if rep.Load.DirectPercent < 50 {
