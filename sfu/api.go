@@ -125,6 +125,12 @@ func NewAPI(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ICE UDP port %d: %w", cfg.UDPPort, err)
 	}
+	started := false
+	defer func() {
+		if !started {
+			_ = mux.Close()
+		}
+	}()
 
 	var se webrtc.SettingEngine
 	se.LoggerFactory = LoggerFactory(log)
@@ -150,9 +156,18 @@ func NewAPI(cfg Config) (*API, error) {
 	}
 	se.SetDTLSInsecureSkipHelloVerify(true)
 	if len(cfg.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+		// 1:1 NAT: every host candidate carries the public addresses
+		// instead of the local one.
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        cfg.PublicIPs,
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			return nil, fmt.Errorf("public IPs: %w", err)
+		}
 	}
 
+	started = true
 	a.media, a.settings, a.mux, a.sockets = m, se, mux, sockets
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
 	a.nackDue = make(chan *Peer, nackQueue)
