@@ -52,9 +52,11 @@ bench-load:
 vet:
 	$(GO) vet ./...
 
-## lint: gofmt check and go vet
+## lint: gofmt check, go vet and staticcheck (fetched through the module proxy)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint: vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) run $(STATICCHECK) ./...
 
 ## fmt: gofmt the tree
 fmt:

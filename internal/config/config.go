@@ -329,7 +329,7 @@ func (s ICEServer) validate(key string) error {
 				return fmt.Errorf("config: %s: TURN URL %q needs a username and a credential", key, u)
 			}
 		default:
-			return fmt.Errorf("config: %s.urls[%d]: %q does not start with stun:, stuns:, turn: or turns:", key, i, u)
+			return fmt.Errorf("config: %s.urls[%d]: %q: the scheme must be stun, stuns, turn or turns", key, i, u)
 		}
 	}
 	return nil

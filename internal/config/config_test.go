@@ -271,7 +271,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "unspecified public ip", file: "ice:\n  publicIPs: [0.0.0.0]\n", want: `config: ice.publicIPs: "0.0.0.0" is not a unicast address`},
 		{name: "http addr without port", file: "http:\n  addr: localhost\n", want: `config: http.addr: "localhost" is not host:port`},
 		{name: "server without urls", file: "ice:\n  servers:\n    - username: u\n", want: "config: ice.servers[0].urls: no URL given"},
-		{name: "server bad scheme", file: "ice:\n  servers:\n    - urls: [stun:a, 'http://b']\n", want: `config: ice.servers[0].urls[1]: "http://b" does not start with stun:`},
+		{name: "server bad scheme", file: "ice:\n  servers:\n    - urls: [stun:a, 'http://b']\n", want: `config: ice.servers[0].urls[1]: "http://b": the scheme must be stun`},
 		{name: "turn without credential", file: "ice:\n  servers:\n    - urls: [turn:a]\n      username: u\n", want: `config: ice.servers[0]: TURN URL "turn:a" needs a username and a credential`},
 		{name: "maxParticipants 0", file: "rooms:\n  maxParticipants: 0\n", want: "config: rooms.maxParticipants: 0 is less than 1"},
 		{name: "rateLimit 0", file: "signaling:\n  rateLimit: 0\n", want: "config: signaling.rateLimit: 0 is not a number greater than 0"},

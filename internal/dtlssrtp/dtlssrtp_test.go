@@ -3,7 +3,6 @@ package dtlssrtp
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"testing"
@@ -67,26 +66,26 @@ func checkKeys(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtecti
 	if _, err := serverSecrets.Keys(); !errors.Is(err, ErrNoKeys) {
 		t.Fatalf("keys before any handshake: %v, want ErrNoKeys", err)
 	}
-	server, err := dtls.Server(sconn, cconn.LocalAddr(), &dtls.Config{
-		Certificates:            []tls.Certificate{cert},
-		CipherSuites:            []dtls.CipherSuiteID{suite},
-		SRTPProtectionProfiles:  []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
-		ServerHelloMessageHook:  serverSecrets.ServerHello,
-		KeyLogWriter:            &serverSecrets,
-		InsecureSkipVerifyHello: true,
-	})
+	server, err := dtls.ServerWithOptions(sconn, cconn.LocalAddr(),
+		dtls.WithCertificates(cert),
+		dtls.WithCipherSuites(suite),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithServerHelloMessageHook(serverSecrets.ServerHello),
+		dtls.WithKeyLogWriter(&serverSecrets),
+		dtls.WithInsecureSkipVerifyHello(true),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer server.Close()
 	watched := &observedConn{PacketConn: cconn, s: &clientSecrets}
-	client, err := dtls.Client(watched, sconn.LocalAddr(), &dtls.Config{
-		Certificates:           []tls.Certificate{cert},
-		CipherSuites:           []dtls.CipherSuiteID{suite},
-		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{profile},
-		KeyLogWriter:           &clientSecrets,
-		InsecureSkipVerify:     true,
-	})
+	client, err := dtls.ClientWithOptions(watched, sconn.LocalAddr(),
+		dtls.WithCertificates(cert),
+		dtls.WithCipherSuites(suite),
+		dtls.WithSRTPProtectionProfiles(profile),
+		dtls.WithKeyLogWriter(&clientSecrets),
+		dtls.WithInsecureSkipVerify(true),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
