@@ -68,6 +68,8 @@ type Peer struct {
 	// rtt is the last round-trip time to the peer ICE measured, in
 	// nanoseconds; 0 before any. It spaces the NACKs' retries.
 	rtt atomic.Int64
+	// rttAt is when rtt was last read from ICE (Unix nanoseconds).
+	rttAt atomic.Int64
 	// reportSlot says in which of the RTCP loop's runs each second this
 	// peer's sender and receiver reports go out (rtcploop.go).
 	reportSlot int
@@ -163,6 +165,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	t := newTrack(remote, receiver, p.pc, p.id, p.log)
 	t.queue = p.rx.stream(uint32(remote.SSRC()))
 	t.nackNow = p.nackNow
+	t.senderReported = p.refreshRTT
 	t.rtcpSSRC = p.rx.ssrc
 	p.published[t] = struct{}{}
 	p.wg.Add(2)

@@ -100,9 +100,6 @@ func (p *Peer) sendRTCP(now time.Time, reports bool, s *rtcpScratch) {
 	if reports {
 		pkts = p.receiverReports(now, s.tracks, head, pkts)
 		pkts = p.senderReports(now, pkts)
-		if len(s.tracks) > 0 {
-			p.updateRTT()
-		}
 	}
 	pkts = p.nacks(s.tracks, false, pkts, s)
 	clear(s.tracks)
@@ -293,11 +290,21 @@ func negotiatedNACK(feedback []webrtc.RTCPFeedback) bool {
 	return false
 }
 
-// updateRTT takes the round-trip time to p from ICE: pion times the
-// connectivity checks and keepalives (every 2 s) on the selected pair. It
-// waits for the ICE agent's goroutine; the loop calls it once a second
-// for publishing peers only.
-func (p *Peer) updateRTT() {
+// rttRefresh is how often a publishing peer's round-trip time is read.
+const rttRefresh = time.Second
+
+// refreshRTT takes the round-trip time to p from ICE, at most once per
+// rttRefresh: pion times the connectivity checks and keepalives (every
+// 2 s) on the selected pair. Reading it waits for the ICE agent's
+// goroutine, so it runs on a published track's RTCP goroutine, at the
+// publisher's sender reports (about one a second per track), never on the
+// RTCP loop that serves every peer.
+func (p *Peer) refreshRTT() {
+	now := time.Now().UnixNano()
+	last := p.rttAt.Load()
+	if now-last < int64(rttRefresh) || !p.rttAt.CompareAndSwap(last, now) {
+		return
+	}
 	stats, ok := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePairStats()
 	if ok && stats.CurrentRoundTripTime > 0 {
 		p.rtt.Store(int64(stats.CurrentRoundTripTime * float64(time.Second)))

@@ -60,6 +60,9 @@ type Track struct {
 	// gapSeen, the forwarder's own, says a batch opened one.
 	nackNow func()
 	gapSeen bool
+	// senderReported is called on the track's RTCP goroutine after each
+	// sender report from the publisher.
+	senderReported func()
 	// rtcpSSRC is the sender SSRC of the server's RTCP to the publisher
 	// through pion (PLIs; the RTCP loop's before the direct route).
 	rtcpSSRC uint32
@@ -242,6 +245,9 @@ func (t *Track) readRTCP() {
 		}
 		if ntp, ok := findSenderReport(buf[:n], t.ssrc); ok {
 			t.reception.senderReport(ntp, time.Now())
+			if t.senderReported != nil {
+				t.senderReported()
+			}
 		}
 	}
 }
