@@ -53,6 +53,11 @@ type Report struct {
 	Server  *ProcStats   `json:"server,omitempty"`
 	Load    ProcStats    `json:"load"`
 	Machine MachineStats `json:"machine"`
+	// ServerQueueDrops is how many of the publishers' packets the server
+	// shed over the run because a track's queue was full (its forwarding
+	// starved of CPU), read from its /metrics; nil when they could not be
+	// read (another server, or metrics off).
+	ServerQueueDrops *uint64 `json:"serverQueueDrops,omitempty"`
 
 	// Receivers lists each receiver, when Config.PerReceiver is set.
 	Receivers []ReceiverStats `json:"receivers,omitempty"`

@@ -91,6 +91,10 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	rep := &Report{Config: reportConfig(cfg), Start: r.clock.epoch}
+	shedBefore, shedErr := serverCounter(ctx, cfg.URL, queueDropsMetric)
+	if shedErr != nil {
+		r.log.Debug("server's queue drops not counted", "err", shedErr)
+	}
 
 	sendCtx, stop := context.WithCancel(context.Background())
 	r.stopSending = stop
@@ -132,6 +136,12 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	if !rep.Interrupted {
 		r.log.Info("publishers stopped; grace period", "for", cfg.Grace)
 		sleep(ctx, cfg.Grace)
+	}
+	if shedErr == nil {
+		if after, err := serverCounter(ctx, cfg.URL, queueDropsMetric); err == nil && after >= shedBefore {
+			shed := after - shedBefore
+			rep.ServerQueueDrops = &shed
+		}
 	}
 	r.fill(rep, begin, end, final)
 	return rep, nil
@@ -563,6 +573,9 @@ func (r *run) warnings(rep *Report) []string {
 	}
 	if s := rep.Server; s != nil && s.UDPDrops > 0 && r.cfg.ServerPID != os.Getpid() {
 		w = append(w, fmt.Sprintf("the kernel dropped %d datagrams on the server's sockets in the window (receive buffer full)", s.UDPDrops))
+	}
+	if d := rep.ServerQueueDrops; d != nil && *d > 0 {
+		w = append(w, fmt.Sprintf("the server shed %d of the publishers' packets from full queues (its forwarding was starved of CPU); shed audio is lost to every receiver", *d))
 	}
 	if rep.Load.UDPDrops > 0 {
 		w = append(w, fmt.Sprintf("the kernel dropped %d datagrams on the load's sockets in the window: that loss is the load's", rep.Load.UDPDrops))
