@@ -33,7 +33,7 @@ func DecodeRequest(frame []byte) (any, *Error) {
 	if perr != nil {
 		return nil, perr
 	}
-	var msg interface{ validate() *Error }
+	var msg request
 	switch typ {
 	case TypeJoin:
 		msg = &Join{}
@@ -57,6 +57,10 @@ func DecodeRequest(frame []byte) (any, *Error) {
 		perr.Request = typ
 		return nil, perr
 	}
+	// encoding/json matches names without regard to case, so a "TYPE"
+	// key may have overwritten the type: the "type" key itself decides,
+	// as it decided the message struct.
+	msg.setType(typ)
 	if perr := msg.validate(); perr != nil {
 		perr.Request = typ
 		return nil, perr
@@ -73,6 +77,20 @@ func DecodeRequest(frame []byte) (any, *Error) {
 	}
 	return msg, nil
 }
+
+// request is a client→server message struct as decoded.
+type request interface {
+	validate() *Error
+	setType(string)
+}
+
+func (m *Join) setType(t string)               { m.Type = t }
+func (m *SessionDescription) setType(t string) { m.Type = t }
+func (m *candidateWire) setType(t string)      { m.Type = t }
+func (m *Publish) setType(t string)            { m.Type = t }
+func (m *muteWire) setType(t string)           { m.Type = t }
+func (m *ChatRequest) setType(t string)        { m.Type = t }
+func (m *Leave) setType(t string)              { m.Type = t }
 
 // frameType checks that frame is a JSON object with a string "type" and returns it.
 func frameType(frame []byte) (string, *Error) {
