@@ -6,7 +6,7 @@ BIN       := bin/confab
 PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all run cert build test test-go deps bench lint fmt vet clean
+.PHONY: all run cert build test test-go deps bench lint fuzz fmt vet clean
 
 all: build
 
@@ -57,6 +57,16 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint: vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) run $(STATICCHECK) ./...
+
+## fuzz: run each fuzz target for FUZZTIME (their seeds run in every go test)
+FUZZTIME ?= 60s
+FUZZ_TARGETS = ./internal/protocol:FuzzDecodeRequest ./sfu:FuzzDirectReceive \
+	./sfu:FuzzFindSenderReport ./sfu:FuzzReception ./sfu:FuzzBatchPlan ./sfu:FuzzPeerAnswer
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $${t%%:*}; \
+	done
 
 ## fmt: gofmt the tree
 fmt:

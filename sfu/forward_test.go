@@ -182,35 +182,28 @@ func TestBatchPlan(t *testing.T) {
 		{"audio", []pkt{{size: 160}}, [][2]int{{0, 1}}},
 	}
 	for _, tc := range cases {
-		b := &batch{}
-		for _, p := range tc.pkts {
-			ip := &inPacket{payload: make([]byte, p.size)}
-			ip.pkt.Padding = p.padded
-			ip.pkt.CSRC = make([]uint32, p.csrc)
-			b.pkts = append(b.pkts, ip)
-		}
-		b.plan()
-		var got [][2]int
-		for _, r := range b.runs {
-			got = append(got, [2]int{r.start, r.end})
-			size := b.pkts[r.start].wireSize() + b.pkts[r.start].pad
-			for k := r.start; k < r.end; k++ {
-				p := b.pkts[k]
-				if w := p.wireSize() + p.pad; k < r.end-1 && w != size || k == r.end-1 && (w > size || p.pad != 0) {
-					t.Errorf("%s: packet %d of run %v is %d bytes padded by %d, run size %d", tc.name, k, r, w, p.pad, size)
-				}
-				if p.pad > maxPad || p.pad > 0 && p.pkt.Padding {
-					t.Errorf("%s: packet %d padded by %d", tc.name, k, p.pad)
+		t.Run(tc.name, func(t *testing.T) {
+			b := &batch{}
+			for _, p := range tc.pkts {
+				ip := &inPacket{payload: make([]byte, p.size)}
+				ip.pkt.Padding = p.padded
+				ip.pkt.CSRC = make([]uint32, p.csrc)
+				b.pkts = append(b.pkts, ip)
+			}
+			b.plan()
+			checkPlan(t, b)
+			var got [][2]int
+			for _, r := range b.runs {
+				got = append(got, [2]int{r.start, r.end})
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.runs) {
+				t.Errorf("runs %v, want %v", got, tc.runs)
+			}
+			for i, p := range tc.pkts {
+				if p.wantPad != 0 && b.pkts[i].pad != p.wantPad {
+					t.Errorf("packet %d padded by %d, want %d", i, b.pkts[i].pad, p.wantPad)
 				}
 			}
-		}
-		if fmt.Sprint(got) != fmt.Sprint(tc.runs) {
-			t.Errorf("%s: runs %v, want %v", tc.name, got, tc.runs)
-		}
-		for i, p := range tc.pkts {
-			if p.wantPad != 0 && b.pkts[i].pad != p.wantPad {
-				t.Errorf("%s: packet %d padded by %d, want %d", tc.name, i, b.pkts[i].pad, p.wantPad)
-			}
-		}
+		})
 	}
 }

@@ -163,15 +163,15 @@ type srtpIndex struct {
 // guess returns the index of a packet with sequence number seq: the one
 // closest to the highest (RFC 3711 appendix A), or ok false when the
 // packet is a replay or older than the window. The first packet of a
-// stream is taken to be of rollover counter 0.
+// stream is taken to be of rollover counter 0, and a packet that would be
+// closest in the cycle before it is taken to be ahead, in the first cycle,
+// as pion's srtp.Context takes it: no packet can come from before the
+// first.
 func (x *srtpIndex) guess(seq uint16) (index uint64, ok bool) {
 	if !x.started {
 		return uint64(seq), true
 	}
 	index = extendSeq(x.highest, seq)
-	if index > x.highest+0x8000 {
-		return 0, false // before the first rollover counter
-	}
 	if index > x.highest {
 		return index, true
 	}
