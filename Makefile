@@ -60,12 +60,13 @@ lint: vet
 
 ## fuzz: run each fuzz target for FUZZTIME (their seeds run in every go test)
 FUZZTIME ?= 60s
+FUZZMINIMIZE ?= 100x
 FUZZ_TARGETS = ./internal/protocol:FuzzDecodeRequest ./sfu:FuzzDirectReceive \
 	./sfu:FuzzFindSenderReport ./sfu:FuzzReception ./sfu:FuzzBatchPlan ./sfu:FuzzPeerAnswer
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $${t%%:*}; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $${t%%:*}; \
 	done
 
 ## fmt: gofmt the tree

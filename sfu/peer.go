@@ -201,14 +201,14 @@ func (p *Peer) Answer(offer string) (string, error) {
 		return "", fmt.Errorf("check offer: %w", err)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("apply offer: %w", err)
+		return "", p.answerFailed("apply offer", err)
 	}
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
-		return "", fmt.Errorf("create answer: %w", err)
+		return "", p.answerFailed("create answer", err)
 	}
 	if err := p.pc.SetLocalDescription(answer); err != nil {
-		return "", fmt.Errorf("apply answer: %w", err)
+		return "", p.answerFailed("apply answer", err)
 	}
 	sdp := p.pc.LocalDescription().SDP
 	if strings.Contains(offer, "a=setup:passive") {
@@ -239,6 +239,15 @@ func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 		return p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer, fmt.Errorf("apply answer: %w", err)
 	}
 	return false, nil
+}
+
+// answerFailed wraps the error of Answer's step, with ErrPeerStuck when the
+// offer stays applied (pion cannot roll it back).
+func (p *Peer) answerFailed(step string, err error) error {
+	if p.pc.SignalingState() != webrtc.SignalingStateStable {
+		return fmt.Errorf("%s: %w: %w", step, ErrPeerStuck, err)
+	}
+	return fmt.Errorf("%s: %w", step, err)
 }
 
 // Renegotiate makes NeedsOffer true, so the next offer is made even without a

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/pion/ice/v4"
@@ -16,6 +17,15 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // after changing its signaling state. pion v4.2.20 can roll back neither a
 // local nor a remote offer, so such an offer would leave the peer stuck in
 // have-remote-offer; checking first keeps the session usable.
+//
+// The checks follow what pion's SetRemoteDescription does once the state
+// has changed (FuzzPeerAnswer feeds it mutated offers): every media
+// section needs a mid; the ICE credentials and the DTLS fingerprint are
+// taken from the session, else from the BUNDLE group's first section, else
+// from the first; the payload types, RTX associations and header extension
+// maps of audio and video sections must parse. Some checks are stricter
+// than pion: credentials and a fingerprint for every section in use, no
+// mid twice, and every candidate well-formed.
 func checkRemoteSDP(raw string) error {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
@@ -27,12 +37,18 @@ func checkRemoteSDP(raw string) error {
 	sessionUfrag, _ := desc.Attribute("ice-ufrag")
 	sessionPwd, _ := desc.Attribute("ice-pwd")
 	_, sessionFingerprint := desc.Attribute("fingerprint")
+	mids := make(map[string]bool, len(desc.MediaDescriptions))
 	for i, m := range desc.MediaDescriptions {
+		mid, _ := m.Attribute(sdp.AttrKeyMID)
+		if mid == "" {
+			return fmt.Errorf("%w: media section %d has no mid", ErrBadSDP, i)
+		}
+		if mids[mid] {
+			return fmt.Errorf("%w: media section %d: mid %q is used twice", ErrBadSDP, i, mid)
+		}
+		mids[mid] = true
 		if m.MediaName.Port.Value == 0 {
 			continue // rejected section
-		}
-		if mid, ok := m.Attribute(sdp.AttrKeyMID); !ok || mid == "" {
-			return fmt.Errorf("%w: media section %d has no mid", ErrBadSDP, i)
 		}
 		ufrag, ok := m.Attribute("ice-ufrag")
 		if !ok {
@@ -55,6 +71,119 @@ func checkRemoteSDP(raw string) error {
 			if _, err := ice.UnmarshalCandidate(strings.TrimSpace(a.Value)); err != nil {
 				return fmt.Errorf("%w: media section %d: candidate %q: %v", ErrBadSDP, i, a.Value, err)
 			}
+		}
+		if err := checkMediaFormats(m); err != nil {
+			return fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
+		}
+	}
+	return checkTransportSection(&desc)
+}
+
+// checkTransportSection checks the ICE credentials and the fingerprint where
+// pion looks for them: the session's, else those of the media section the
+// BUNDLE group names first (with a group), or the first section's (for the
+// credentials) and the first section's that has one (for the fingerprint).
+func checkTransportSection(desc *sdp.SessionDescription) error {
+	var bundled *sdp.MediaDescription
+	group, _ := desc.Attribute(sdp.AttrKeyGroup)
+	bundleID := ""
+	if strings.Contains(group, "BUNDLE") {
+		if ids := strings.Split(group, " "); len(ids) >= 2 {
+			bundleID = ids[1]
+		}
+	}
+	for _, m := range desc.MediaDescriptions {
+		if mid, _ := m.Attribute(sdp.AttrKeyMID); bundleID != "" && mid == bundleID {
+			bundled = m
+			break
+		}
+	}
+	transport := bundled
+	if bundleID == "" {
+		transport = desc.MediaDescriptions[0]
+	}
+
+	ufrag, _ := desc.Attribute("ice-ufrag")
+	pwd, _ := desc.Attribute("ice-pwd")
+	if ufrag == "" && transport != nil {
+		if u, _ := transport.Attribute("ice-ufrag"); u != "" {
+			ufrag = u
+			pwd, _ = transport.Attribute("ice-pwd")
+		}
+	}
+	if ufrag == "" || pwd == "" {
+		if bundleID != "" && bundled == nil {
+			return fmt.Errorf("%w: the BUNDLE group names mid %q, which no media section has, and the session has no ICE credentials", ErrBadSDP, bundleID)
+		}
+		return fmt.Errorf("%w: no ICE credentials where the transport's are taken from", ErrBadSDP)
+	}
+
+	fingerprint, _ := desc.Attribute("fingerprint")
+	if fingerprint == "" {
+		if bundleID != "" {
+			if bundled != nil {
+				fingerprint, _ = bundled.Attribute("fingerprint")
+			}
+		} else {
+			for _, m := range desc.MediaDescriptions {
+				if f, ok := m.Attribute("fingerprint"); ok {
+					fingerprint = f
+					break
+				}
+			}
+		}
+	}
+	if fingerprint == "" {
+		return fmt.Errorf("%w: no DTLS fingerprint where the transport's is taken from", ErrBadSDP)
+	}
+	if len(strings.Split(fingerprint, " ")) != 2 {
+		return fmt.Errorf("%w: fingerprint %q is not a hash function and a value", ErrBadSDP, fingerprint)
+	}
+	return nil
+}
+
+// checkMediaFormats checks what pion parses of an audio or video section
+// when it reads the remote codecs: every payload type a number below 256
+// with an rtpmap (but 0, PCMU, which may have none), every RTX association
+// (apt) a payload type, every header extension map well-formed.
+func checkMediaFormats(m *sdp.MediaDescription) error {
+	kind := m.MediaName.Media
+	if !strings.EqualFold(kind, "audio") && !strings.EqualFold(kind, "video") {
+		return nil
+	}
+	one := &sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{m}}
+	for _, format := range m.MediaName.Formats {
+		pt, err := strconv.ParseUint(format, 10, 8)
+		if err != nil {
+			return fmt.Errorf("payload type %q: %v", format, err)
+		}
+		codec, err := one.GetCodecForPayloadType(uint8(pt))
+		if err != nil {
+			if pt == 0 {
+				continue
+			}
+			return fmt.Errorf("payload type %d: %v", pt, err)
+		}
+		// As pion reads format parameters: names without regard to case,
+		// a name alone has an empty value, the last of a name counts.
+		apt, hasApt := "", false
+		for _, param := range strings.Split(codec.Fmtp, ";") {
+			key, value, _ := strings.Cut(strings.TrimSpace(param), "=")
+			if strings.EqualFold(key, "apt") {
+				apt, hasApt = value, true
+			}
+		}
+		if _, err := strconv.ParseUint(apt, 10, 8); hasApt && err != nil {
+			return fmt.Errorf("payload type %d: apt %q: %v", pt, apt, err)
+		}
+	}
+	for _, a := range m.Attributes {
+		if a.Key != sdp.AttrKeyExtMap {
+			continue
+		}
+		var e sdp.ExtMap
+		if err := e.Unmarshal(a.String()); err != nil {
+			return fmt.Errorf("extmap %q: %v", a.Value, err)
 		}
 	}
 	return nil

@@ -36,6 +36,15 @@ func (s *session) handleOffer(sdp string) {
 	if err != nil {
 		s.log.Warn("client offer rejected", "err", err)
 		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your offer: %v", err))
+		if errors.Is(err, sfu.ErrPeerStuck) {
+			// pion took the offer before refusing it and cannot roll it
+			// back: this peer connection can never negotiate again. Leave,
+			// so that the client can join again with a new one.
+			s.log.Warn("removed: the offer left the peer connection unable to negotiate")
+			s.leave()
+			s.sendError(protocol.Errorf(protocol.CodeRemoved,
+				"your offer left the server's side of the media connection unable to negotiate again; join again with a new RTCPeerConnection"))
+		}
 		return
 	}
 	s.send(protocol.SessionDescription{Type: protocol.TypeAnswer, SDP: answer})

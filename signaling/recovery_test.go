@@ -75,6 +75,62 @@ func TestBrokenOffersKeepSessionUsable(t *testing.T) {
 	}
 }
 
+// TestStuckOfferRemoves: an offer that passes the server's checks but that
+// pion refuses only after taking it (here one it reads as Plan B: two
+// streams in one media section, once the RTX pairing is cut) leaves the
+// server's peer connection unable to negotiate. The client gets
+// negotiation-failed, then removed; the others see it leave; it can join
+// again, with a new peer connection, on the same socket.
+func TestStuckOfferRemoves(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	other := dialRaw(t, srv.URL)
+	other.join("stuck", "other")
+	c := dialRaw(t, srv.URL)
+	joined := c.join("stuck", "ann")
+	other.expect(protocol.TypeParticipantJoined)
+
+	pc := loopbackPC(t)
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planB []string
+	for _, line := range strings.Split(offer.SDP, "\r\n") {
+		if !strings.HasPrefix(line, "a=ssrc-group:FID") {
+			planB = append(planB, line)
+		}
+	}
+	if len(planB) == len(strings.Split(offer.SDP, "\r\n")) {
+		t.Fatal("pion's offer has no RTX pairing to cut")
+	}
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: strings.Join(planB, "\r\n")})
+	c.expectError(protocol.CodeNegotiationFailed)
+	c.expectError(protocol.CodeRemoved)
+	left := other.expect(protocol.TypeParticipantLeft, protocol.TypeOffer, protocol.TypeCandidate)
+	if id := joined["self"].(map[string]any)["id"]; left.str("participantId") != id {
+		t.Fatalf("participant-left for %v, want %v", left.str("participantId"), id)
+	}
+
+	c.join("stuck", "ann")
+	fresh := loopbackPC(t)
+	if _, err := fresh.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	good, err := fresh.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: good.SDP})
+	c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
+}
+
 // TestBrokenAnswerKeepsSessionUsable: a subscriber answers the server's offer
 // with an answer pion cannot apply; it gets negotiation-failed, and answering
 // properly (the same offer, or the new one the server sends) brings the

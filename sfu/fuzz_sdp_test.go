@@ -1,0 +1,97 @@
+package sfu
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+)
+
+// FuzzPeerAnswer: a peer that is offered a session description it cannot
+// take stays usable, or says it is not. pion v4.2.20 cannot roll a remote
+// offer back, so an offer it refuses only after changing its signaling
+// state leaves the peer stuck in have-remote-offer. checkRemoteSDP refuses
+// such offers first (most of its checks are what this target found), and
+// Answer reports any other with ErrPeerStuck, for its owner to replace the
+// peer. Whenever Answer fails: the peer is stuck exactly when the error
+// says so; it is stuck only for the one kind checkRemoteSDP does not look
+// for (a description pion reads as Plan B: two streams in one media
+// section); and a peer that is not stuck answers a good offer.
+func FuzzPeerAnswer(f *testing.F) {
+	defer goleak.VerifyNone(f)
+	api, err := NewAPI(Config{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer api.Close()
+	good := clientOffer(f)
+	f.Add(good)
+	for _, cut := range []string{"a=ice-ufrag", "a=fingerprint", "a=mid", "a=rtpmap", "m=video", "a=group"} {
+		var kept []string
+		for _, line := range strings.Split(good, "\r\n") {
+			if !strings.HasPrefix(line, cut) {
+				kept = append(kept, line)
+			}
+		}
+		f.Add(strings.Join(kept, "\r\n"))
+	}
+	f.Add(strings.ReplaceAll(good, "UDP/TLS/RTP/SAVPF", "RTP/AVP"))
+	f.Add(strings.ReplaceAll(good, "a=setup:actpass", "a=setup:passive"))
+	f.Add(strings.ReplaceAll(good, "sha-256", "md5"))
+	f.Add("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
+	f.Fuzz(func(t *testing.T, offer string) {
+		peer, err := api.NewPeer("p", nil, PeerHandler{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		_, refused := peer.Answer(offer)
+		if refused == nil {
+			return
+		}
+		stuck := peer.pc.SignalingState() != webrtc.SignalingStateStable
+		if stuck != errors.Is(refused, ErrPeerStuck) {
+			t.Fatalf("a refused offer (%v) left the peer %s:\n%q", refused, peer.pc.SignalingState(), offer)
+		}
+		if stuck {
+			if !strings.Contains(refused.Error(), "RemoteDescription is PlanB") {
+				t.Fatalf("an offer checkRemoteSDP let through left the peer stuck (%v):\n%q", refused, offer)
+			}
+			return
+		}
+		if _, err := peer.Answer(clientOffer(t)); err != nil {
+			t.Fatalf("after a refused offer, a good one fails: %v\nthe refused offer:\n%s", err, offer)
+		}
+	})
+}
+
+// clientOffer is a pion client's offer to receive audio and video and send
+// video.
+func clientOffer(t testing.TB) string {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pc.Close() }()
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offer.SDP
+}
