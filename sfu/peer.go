@@ -197,7 +197,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 // would reject half-way (it cannot roll back) is refused before it is applied,
 // so the peer stays usable.
 func (p *Peer) Answer(offer string) (string, error) {
-	if err := checkRemoteSDP(offer); err != nil {
+	if err := checkRemoteSDP(offer, true); err != nil {
 		return "", fmt.Errorf("check offer: %w", err)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
@@ -232,7 +232,7 @@ func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		return false, ErrNoNegotiation
 	}
-	if err := checkRemoteSDP(answer); err != nil {
+	if err := checkRemoteSDP(answer, false); err != nil {
 		return true, fmt.Errorf("check answer: %w", err)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {

@@ -20,13 +20,13 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 //
 // The checks follow what pion's SetRemoteDescription does once the state
 // has changed (FuzzPeerAnswer feeds it mutated offers): every media
-// section needs a mid; the ICE credentials and the DTLS fingerprint are
+// section of an offer needs a mid (of an answer, every section in use); the ICE credentials and the DTLS fingerprint are
 // taken from the session, else from the BUNDLE group's first section, else
 // from the first; the payload types, RTX associations and header extension
 // maps of audio and video sections must parse. Some checks are stricter
 // than pion: credentials and a fingerprint for every section in use, no
 // mid twice, and every candidate well-formed.
-func checkRemoteSDP(raw string) error {
+func checkRemoteSDP(raw string, offer bool) error {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
@@ -39,16 +39,17 @@ func checkRemoteSDP(raw string) error {
 	_, sessionFingerprint := desc.Attribute("fingerprint")
 	mids := make(map[string]bool, len(desc.MediaDescriptions))
 	for i, m := range desc.MediaDescriptions {
+		rejected := m.MediaName.Port.Value == 0
 		mid, _ := m.Attribute(sdp.AttrKeyMID)
-		if mid == "" {
+		if mid == "" && (offer || !rejected) {
 			return fmt.Errorf("%w: media section %d has no mid", ErrBadSDP, i)
 		}
-		if mids[mid] {
+		if mid != "" && mids[mid] {
 			return fmt.Errorf("%w: media section %d: mid %q is used twice", ErrBadSDP, i, mid)
 		}
 		mids[mid] = true
-		if m.MediaName.Port.Value == 0 {
-			continue // rejected section
+		if rejected {
+			continue
 		}
 		ufrag, ok := m.Attribute("ice-ufrag")
 		if !ok {
