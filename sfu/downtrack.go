@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -21,8 +22,9 @@ type DownTrack struct {
 	// sent and dropped count packets written to the subscriber's transport and
 	// packets dropped because the down track was not bound or not connected;
 	// resent and missed count retransmissions made and NACKed packets no
-	// longer cached.
-	sent, dropped, resent, missed atomic.Uint64
+	// longer cached; limited, NACKed packets not resent because of the
+	// retransmission limits (resend.go).
+	sent, dropped, resent, missed, limited atomic.Uint64
 	// bytes counts payload bytes sent; nacks, NACK packets received;
 	// directSent, the packets of sent that went around pion's write path.
 	bytes, nacks, directSent atomic.Uint64
@@ -104,8 +106,10 @@ type DownTrackStats struct {
 	// not written (unbound, or the transport not up yet).
 	Sent, Dropped uint64
 	// Resent counts retransmissions after NACKs; Missed, NACKed packets that
-	// were no longer cached.
-	Resent, Missed uint64
+	// were no longer cached; Limited, NACKed packets not resent because
+	// they were resent less than a round trip before, or the subscriber's
+	// retransmission budget was spent.
+	Resent, Missed, Limited uint64
 }
 
 // Stats returns the down track's counters.
@@ -113,7 +117,7 @@ func (d *DownTrack) Stats() DownTrackStats {
 	return DownTrackStats{
 		Subscriber: d.subscriber, Bound: d.binding.Load() != nil,
 		Sent: d.sent.Load(), Dropped: d.dropped.Load(),
-		Resent: d.resent.Load(), Missed: d.missed.Load(),
+		Resent: d.resent.Load(), Missed: d.missed.Load(), Limited: d.limited.Load(),
 	}
 }
 
@@ -226,31 +230,45 @@ func (d *DownTrack) send(b *binding, src *rtp.Header, payload []byte, e *egress)
 	return err == nil && n > 0, false
 }
 
-// retransmit resends the cached packets a subscriber NACKed. It runs on the
-// subscriber's RTCP goroutine, concurrently with forwarding; pion's SRTP
-// stream, or the direct sender, serializes the encryption. scratch
-// (maxPacketSize bytes) receives cached packets; e is the goroutine's egress.
-func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte, e *egress) {
+// retransmit resends the cached packets a subscriber NACKed, within lim
+// (resend.go). It runs on the subscriber's RTCP goroutine, concurrently with
+// forwarding; pion's SRTP stream, or the direct sender, serializes the
+// encryption. scratch (maxPacketSize bytes) receives cached packets; e is
+// the goroutine's egress.
+func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte, e *egress, lim *resendLimiter) {
 	d.nacks.Add(1)
 	cache := d.track.cache
 	b := d.binding.Load()
 	if cache == nil || b == nil {
 		return
 	}
-	var pkt rtp.Packet
+	now := time.Now().UnixNano()
+	lim.earn(now, d.track.bytes.Load())
+	var (
+		pkt     rtp.Packet
+		limited uint64
+	)
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
+			if lim.spent() || lim.recent(seq, now) {
+				limited++
+				return true
+			}
 			raw := cache.get(seq, scratch)
 			if raw == nil || pkt.Unmarshal(raw) != nil {
 				d.missed.Add(1)
 				return true
 			}
+			lim.take(seq, len(raw), now)
 			payload := raw[len(raw)-len(pkt.Payload)-int(pkt.PaddingSize):]
 			if sent, _ := d.send(b, &pkt.Header, payload, e); sent {
 				d.resent.Add(1)
 			}
 			return true
 		})
+	}
+	if limited > 0 {
+		d.limited.Add(limited)
 	}
 }
 

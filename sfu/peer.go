@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -410,8 +411,12 @@ func (p *Peer) addSender(d *DownTrack) error {
 func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 	// The buffers for retransmissions are made at the first NACK: most
 	// down tracks (all audio ones) never see one.
-	var scratch []byte
-	var out *egress
+	var (
+		scratch []byte
+		out     *egress
+		lim     *resendLimiter
+		rtt     time.Duration
+	)
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -425,11 +430,24 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 			d.track.RequestKeyframe()
 		}
 		for _, pkt := range pkts {
-			if nack, ok := pkt.(*rtcp.TransportLayerNack); ok && nack.MediaSSRC == ssrc {
-				if scratch == nil {
-					scratch, out = make([]byte, maxPacketSize), new(egress)
+			switch pkt := pkt.(type) {
+			case *rtcp.ReceiverReport:
+				if r, ok := roundTrip(pkt.Reports, ssrc, time.Now()); ok {
+					rtt = r
 				}
-				d.retransmit(nack, scratch, out)
+			case *rtcp.SenderReport:
+				if r, ok := roundTrip(pkt.Reports, ssrc, time.Now()); ok {
+					rtt = r
+				}
+			case *rtcp.TransportLayerNack:
+				if pkt.MediaSSRC != ssrc {
+					continue
+				}
+				if scratch == nil {
+					scratch, out, lim = make([]byte, maxPacketSize), new(egress), new(resendLimiter)
+				}
+				lim.rtt = rtt
+				d.retransmit(pkt, scratch, out, lim)
 			}
 		}
 	}

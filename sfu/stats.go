@@ -18,6 +18,10 @@ type Stats struct {
 	// packets sent to publishers; Retransmissions, packets resent to
 	// subscribers; PLIsSent, keyframe requests sent to publishers.
 	NACKsReceived, NACKsSent, Retransmissions, PLIsSent uint64
+	// RetransmissionsLimited counts NACKed packets not resent because of the
+	// retransmission limits (resend.go): resent less than a round trip
+	// before, or the subscriber's budget spent.
+	RetransmissionsLimited uint64
 	// DirectPacketsOut counts the packets of PacketsOut that the server
 	// encrypted and wrote itself, around pion's write path (direct.go).
 	DirectPacketsOut uint64
@@ -33,7 +37,7 @@ type Stats struct {
 type totals struct {
 	packetsIn, bytesIn, plis              atomic.Uint64
 	packetsOut, bytesOut, nacksIn, resent atomic.Uint64
-	nacksOut, directOut                   atomic.Uint64
+	nacksOut, directOut, limited          atomic.Uint64
 	directIn, directDrops, directFailures atomic.Uint64
 }
 
@@ -54,6 +58,7 @@ func (t *totals) retireDownTrack(d *DownTrack) {
 	t.bytesOut.Add(d.bytes.Load())
 	t.nacksIn.Add(d.nacks.Load())
 	t.resent.Add(d.resent.Load())
+	t.limited.Add(d.limited.Load())
 	t.directOut.Add(d.directSent.Load())
 }
 
@@ -77,7 +82,7 @@ func (a *API) Stats() Stats {
 		NACKsReceived: a.gone.nacksIn.Load(), Retransmissions: a.gone.resent.Load(),
 		NACKsSent: a.gone.nacksOut.Load(), DirectPacketsOut: a.gone.directOut.Load(),
 		DirectPacketsIn: a.gone.directIn.Load(), DirectDrops: a.gone.directDrops.Load(),
-		DirectDecryptFailures: a.gone.directFailures.Load(),
+		DirectDecryptFailures: a.gone.directFailures.Load(), RetransmissionsLimited: a.gone.limited.Load(),
 	}
 	for _, p := range peers {
 		s.DirectPacketsIn += p.rx.received.Load()
@@ -96,6 +101,7 @@ func (a *API) Stats() Stats {
 			s.BytesOut += d.bytes.Load()
 			s.NACKsReceived += d.nacks.Load()
 			s.Retransmissions += d.resent.Load()
+			s.RetransmissionsLimited += d.limited.Load()
 			s.DirectPacketsOut += d.directSent.Load()
 		}
 		p.mu.Unlock()

@@ -26,7 +26,7 @@ func (s snapshotSource) Snapshot() metrics.Snapshot {
 		PublishedTracks: st.PublishedTracks, ForwardedTracks: st.ForwardedTracks,
 		PacketsIn: st.PacketsIn, BytesIn: st.BytesIn, PacketsOut: st.PacketsOut, BytesOut: st.BytesOut,
 		NACKsReceived: st.NACKsReceived, NACKsSent: st.NACKsSent,
-		Retransmissions: st.Retransmissions, PLIsSent: st.PLIsSent,
+		Retransmissions: st.Retransmissions, PLIsSent: st.PLIsSent, RetransmissionsLimited: st.RetransmissionsLimited,
 		DirectPacketsOut: st.DirectPacketsOut, DirectPacketsIn: st.DirectPacketsIn,
 		DirectDrops: st.DirectDrops, DirectDecryptFailures: st.DirectDecryptFailures,
 	}

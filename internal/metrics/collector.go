@@ -65,6 +65,8 @@ func newSnapshotCollector(src Source) *snapshotCollector {
 				func(s Snapshot) uint64 { return s.NACKsSent }),
 			counter("confab_retransmissions_total", "RTP packets resent to subscribers in answer to NACKs.",
 				func(s Snapshot) uint64 { return s.Retransmissions }),
+			counter("confab_retransmissions_limited_total", "NACKed RTP packets not resent: resent less than a round trip before, or the subscriber's retransmission budget (about the stream's own rate) spent.",
+				func(s Snapshot) uint64 { return s.RetransmissionsLimited }),
 			counter("confab_plis_sent_total", "RTCP PLIs (keyframe requests) sent to publishers.",
 				func(s Snapshot) uint64 { return s.PLIsSent }),
 		},

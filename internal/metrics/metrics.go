@@ -33,6 +33,11 @@ type Snapshot struct {
 	// cache, and PLIsSent PLIs sent to publishers.
 	NACKsReceived, NACKsSent, Retransmissions, PLIsSent uint64
 
+	// RetransmissionsLimited counts NACKed packets not resent because of the
+	// retransmission limits: resent less than a round trip before, or the
+	// subscriber's retransmission budget spent.
+	RetransmissionsLimited uint64
+
 	// DirectPacketsOut counts the packets of PacketsOut the server encrypted
 	// and wrote itself rather than through pion's write path.
 	DirectPacketsOut uint64

@@ -1,0 +1,89 @@
+package signaling_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+
+	"github.com/confab/confab/internal/client"
+	"github.com/confab/confab/internal/testserver"
+)
+
+// TestNACKFloodIsLimited: a subscriber that NACKs the same few hundred
+// packets hundreds of times in a burst gets each resent at most about once
+// per round trip, within its retransmission budget, instead of once per
+// request; the rest are counted as limited, and another subscriber's media
+// keeps flowing.
+func TestNACKFloodIsLimited(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := testserver.Start(t, testserver.Options{})
+	ann := newParticipant(ctx, t, srv, "flood", "ann", client.Options{})
+	bob := newParticipant(ctx, t, srv, "flood", "bob", client.Options{})
+	carol := newParticipant(ctx, t, srv, "flood", "carol", client.Options{})
+	for _, p := range []*participant{bob, carol} {
+		wait(t, ctx, p.name+" receives ann", func(ctx context.Context) error {
+			return p.WaitRemoteTracks(ctx, func(tracks []*client.RemoteTrack) bool {
+				return videoOf(tracks, ann.Self().ID) != nil
+			})
+		})
+	}
+	video := videoOf(bob.RemoteTracks(), ann.Self().ID)
+	// Enough of ann's video for the NACKs to name cached packets.
+	wait(t, ctx, "bob gets 150 packets", func(ctx context.Context) error { return video.WaitPackets(ctx, 150) })
+	last, _ := video.LastSeq()
+
+	// 120 sequence numbers (the last 120 sent, in pairs of 17), asked 300 times.
+	const pairs, rounds = 7, 300
+	var nack rtcp.TransportLayerNack
+	nack.MediaSSRC = video.SSRC
+	for i := range pairs {
+		nack.Nacks = append(nack.Nacks, rtcp.NackPair{PacketID: last - uint16(17*(i+1)) + 1, LostPackets: 0xffff})
+	}
+	requested := uint64(rounds * pairs * 17)
+	before := srv.API.Stats()
+	carolVideo := videoOf(carol.RemoteTracks(), ann.Self().ID)
+	carolBefore := carolVideo.Packets()
+	for range rounds {
+		if err := bob.PC().WriteRTCP([]rtcp.Packet{&nack}); err != nil {
+			t.Fatalf("write NACK: %v", err)
+		}
+	}
+	// Wait until the server has read them all (each NACK packet counts).
+	deadline := time.Now().Add(10 * time.Second)
+	var after = srv.API.Stats()
+	for after.NACKsReceived-before.NACKsReceived < rounds {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server read %d of %d NACK packets", after.NACKsReceived-before.NACKsReceived, rounds)
+		}
+		time.Sleep(20 * time.Millisecond)
+		after = srv.API.Stats()
+	}
+	resent := after.Retransmissions - before.Retransmissions
+	limited := after.RetransmissionsLimited - before.RetransmissionsLimited
+	t.Logf("%d packets NACKed in all: %d resent, %d limited", requested, resent, limited)
+	if resent == 0 {
+		t.Fatal("nothing was resent")
+	}
+	if resent > requested/10 {
+		t.Fatalf("%d of %d requests resent: the flood was answered", resent, requested)
+	}
+	if limited < requested/2 {
+		t.Fatalf("only %d of %d requests counted as limited", limited, requested)
+	}
+	wait(t, ctx, "carol keeps receiving", func(ctx context.Context) error {
+		return carolVideo.WaitPackets(ctx, carolBefore+50)
+	})
+}
+
+// videoOf returns the video track of publisher id among tracks, or nil.
+func videoOf(tracks []*client.RemoteTrack, id string) *client.RemoteTrack {
+	for _, rt := range tracks {
+		if rt.Kind == "video" && rt.StreamID == id {
+			return rt
+		}
+	}
+	return nil
+}
