@@ -44,6 +44,10 @@ type Config struct {
 	// 100 ms, what browsers use. Tests lengthen it to tell the loop's runs
 	// from the NACKs it sends between them.
 	RTCPInterval time.Duration
+	// MaxPublishBitrate caps the RTP each participant sends, all its tracks
+	// together, in bits per second (publishlimit.go); what is over it is
+	// dropped. 0 means no cap.
+	MaxPublishBitrate int64
 }
 
 // API is the shared pion API every Peer is built from: one MediaEngine and
@@ -65,6 +69,9 @@ type API struct {
 	direct   bool // direct sending allowed
 	// rtcpInterval is the time between the RTCP loop's runs.
 	rtcpInterval time.Duration
+	// maxPublish is each participant's publishing cap in bits per second
+	// (0: none).
+	maxPublish int64
 
 	peers   atomic.Int64 // peers created and not yet closed
 	created atomic.Int64 // peers ever created
@@ -96,7 +103,7 @@ func NewAPI(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("register transport-cc extension: %w", err)
 		}
 	}
-	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend, rtcpInterval: cfg.RTCPInterval}
+	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend, rtcpInterval: cfg.RTCPInterval, maxPublish: cfg.MaxPublishBitrate}
 	if a.rtcpInterval <= 0 {
 		a.rtcpInterval = rtcpInterval
 	}

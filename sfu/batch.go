@@ -202,7 +202,8 @@ func (t *Track) forward() {
 // admit does the bookkeeping of one packet from the publisher that arrived
 // at now (counters, reception for the publisher's reports and NACKs, media
 // clock, retransmission cache) and sets its payload. It reports false for a
-// packet not to forward: malformed, or the track paused.
+// packet not to forward: malformed, over the publisher's cap, or the track
+// paused.
 func (t *Track) admit(p *inPacket, now time.Time) bool {
 	if err := p.pkt.Unmarshal(p.buf[:p.n]); err != nil {
 		t.log.Debug("drop malformed RTP", "err", err)
@@ -214,6 +215,13 @@ func (t *Track) admit(p *inPacket, now time.Time) bool {
 		t.gapSeen = true
 	}
 	t.clock.advance(p.pkt.Timestamp, now)
+	if !t.budget.allow(p.n, now) {
+		t.overLimit.Add(1)
+		if t.overLogged.CompareAndSwap(false, true) {
+			t.log.Warn("publisher over its bitrate cap: dropping what is over it (rooms.maxPublishBitrate)")
+		}
+		return false
+	}
 	if t.paused.Load() {
 		return false
 	}

@@ -60,6 +60,9 @@ type Peer struct {
 	// rx receives the peer's RTP around pion's receive path once its
 	// route is known (receive.go).
 	rx *directReceiver
+	// budget caps what the peer publishes, its tracks together (nil: no
+	// cap).
+	budget *publishBudget
 
 	// rtcpOut seals the RTCP loop's packets for the direct route.
 	rtcpOut directRTCP
@@ -90,6 +93,7 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		index = &a.sockets.index
 	}
 	rx := newDirectReceiver(log, index)
+	budget := newPublishBudget(a.maxPublish)
 	pc, err := a.peerAPI(secrets, rx).NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
@@ -103,6 +107,7 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		pc:         pc,
 		secrets:    secrets,
 		rx:         rx,
+		budget:     budget,
 		rtcpOut:    directRTCP{ssrc: randomSSRC(0, rx.ssrc)},
 		reportSlot: int(a.created.Add(1) % reportSlots),
 		owner:      a,
@@ -168,6 +173,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	t.nackNow = p.nackNow
 	t.senderReported = p.refreshRTT
 	t.rtcpSSRC = p.rx.ssrc
+	t.budget = p.budget
 	p.published[t] = struct{}{}
 	p.wg.Add(2)
 	p.mu.Unlock()

@@ -22,6 +22,9 @@ type Stats struct {
 	// retransmission limits (resend.go): resent less than a round trip
 	// before, or the subscriber's budget spent.
 	RetransmissionsLimited uint64
+	// OverLimitDrops counts the packets from publishers dropped because
+	// their participant sent more than Config.MaxPublishBitrate.
+	OverLimitDrops uint64
 	// DirectPacketsOut counts the packets of PacketsOut that the server
 	// encrypted and wrote itself, around pion's write path (direct.go).
 	DirectPacketsOut uint64
@@ -35,7 +38,7 @@ type Stats struct {
 // totals hold the counters of tracks and down tracks that are gone, so the
 // cumulative Stats never go backwards.
 type totals struct {
-	packetsIn, bytesIn, plis              atomic.Uint64
+	packetsIn, bytesIn, plis, overLimit   atomic.Uint64
 	packetsOut, bytesOut, nacksIn, resent atomic.Uint64
 	nacksOut, directOut, limited          atomic.Uint64
 	directIn, directDrops, directFailures atomic.Uint64
@@ -51,6 +54,7 @@ func (t *totals) retireTrack(tr *Track) {
 	t.packetsIn.Add(tr.packets.Load())
 	t.bytesIn.Add(tr.bytes.Load())
 	t.plis.Add(tr.keyframeReqs.Load())
+	t.overLimit.Add(tr.overLimit.Load())
 }
 
 func (t *totals) retireDownTrack(d *DownTrack) {
@@ -83,6 +87,7 @@ func (a *API) Stats() Stats {
 		NACKsSent: a.gone.nacksOut.Load(), DirectPacketsOut: a.gone.directOut.Load(),
 		DirectPacketsIn: a.gone.directIn.Load(), DirectDrops: a.gone.directDrops.Load(),
 		DirectDecryptFailures: a.gone.directFailures.Load(), RetransmissionsLimited: a.gone.limited.Load(),
+		OverLimitDrops: a.gone.overLimit.Load(),
 	}
 	for _, p := range peers {
 		s.DirectPacketsIn += p.rx.received.Load()
@@ -94,6 +99,7 @@ func (a *API) Stats() Stats {
 			s.PacketsIn += t.packets.Load()
 			s.BytesIn += t.bytes.Load()
 			s.PLIsSent += t.keyframeReqs.Load()
+			s.OverLimitDrops += t.overLimit.Load()
 		}
 		for _, d := range p.subs {
 			s.ForwardedTracks++

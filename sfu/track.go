@@ -81,6 +81,13 @@ type Track struct {
 	// (fanout.go); nil keeps it serial.
 	pool *fanOutPool
 
+	// budget is the publishing peer's cap (publishlimit.go; nil: none);
+	// overLimit counts the packets dropped over it, overLogged says the
+	// first drop was logged.
+	budget     *publishBudget
+	overLimit  atomic.Uint64
+	overLogged atomic.Bool
+
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool
 	packets      atomic.Uint64

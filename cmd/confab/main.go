@@ -102,6 +102,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		PublicIPs:    cfg.ICE.PublicIPs,
 		NoDirectSend: !cfg.ICE.DirectSend,
 		Logger:       log.With("component", "sfu"),
+
+		MaxPublishBitrate: int64(cfg.Rooms.MaxPublishBitrate),
 	})
 	if err != nil {
 		return fmt.Errorf("start media: %w", err)

@@ -16,6 +16,10 @@ import (
 	"github.com/confab/confab/configs"
 )
 
+// minPublishBitrate is the lowest publishing cap allowed: below it a
+// camera's keyframes would not get through.
+const minPublishBitrate = 500_000
+
 // Config is the whole server configuration. Its layout and YAML names match
 // configs/confab.yaml, which documents every key.
 type Config struct {
@@ -130,6 +134,10 @@ type ICEServer struct {
 type Rooms struct {
 	// MaxParticipants is the most participants one room admits.
 	MaxParticipants int `yaml:"maxParticipants"`
+	// MaxPublishBitrate caps the media each participant sends, all its
+	// tracks together, in bits per second; what is over it is dropped.
+	// 0 means no cap.
+	MaxPublishBitrate int `yaml:"maxPublishBitrate"`
 }
 
 // Signaling configures the WebSocket signaling connections.
@@ -238,6 +246,9 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Rooms.MaxParticipants; n < 1 {
 		return fmt.Errorf("config: rooms.maxParticipants: %d is less than 1", n)
+	}
+	if n := c.Rooms.MaxPublishBitrate; n != 0 && n < minPublishBitrate {
+		return fmt.Errorf("config: rooms.maxPublishBitrate: %d is below %d bit/s (0 means no cap)", n, minPublishBitrate)
 	}
 	s := c.Signaling
 	if r := s.RateLimit; !(r > 0) || math.IsInf(r, 1) {

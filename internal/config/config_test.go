@@ -29,7 +29,7 @@ func documented() *Config {
 		},
 		Session: Session{ResumeGrace: 20 * time.Second},
 		Auth:    Auth{Keys: []string{}},
-		Rooms:   Rooms{MaxParticipants: 100},
+		Rooms:   Rooms{MaxParticipants: 100, MaxPublishBitrate: 25_000_000},
 		Signaling: Signaling{
 			RateLimit:    50,
 			RateBurst:    200,
@@ -179,6 +179,8 @@ func TestLoadEnv(t *testing.T) {
 			c.ICE.PublicIPs = []string{"203.0.113.7", "198.51.100.2"}
 		}},
 		{"CONFAB_ROOMS_MAX_PARTICIPANTS", "3", func(c *Config) { c.Rooms.MaxParticipants = 3 }},
+		{"CONFAB_ROOMS_MAX_PUBLISH_BITRATE", "0", func(c *Config) { c.Rooms.MaxPublishBitrate = 0 }},
+		{"CONFAB_ROOMS_MAX_PUBLISH_BITRATE", "8000000", func(c *Config) { c.Rooms.MaxPublishBitrate = 8_000_000 }},
 		{"CONFAB_SIGNALING_RATE_LIMIT", "0.5", func(c *Config) { c.Signaling.RateLimit = 0.5 }},
 		{"CONFAB_LOG_LEVEL", "warn", func(c *Config) { c.Log.Level = "warn" }},
 		{"CONFAB_LOG_FORMAT", "json", func(c *Config) { c.Log.Format = "json" }},
@@ -274,6 +276,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "server bad scheme", file: "ice:\n  servers:\n    - urls: [stun:a, 'http://b']\n", want: `config: ice.servers[0].urls[1]: "http://b": the scheme must be stun`},
 		{name: "turn without credential", file: "ice:\n  servers:\n    - urls: [turn:a]\n      username: u\n", want: `config: ice.servers[0]: TURN URL "turn:a" needs a username and a credential`},
 		{name: "maxParticipants 0", file: "rooms:\n  maxParticipants: 0\n", want: "config: rooms.maxParticipants: 0 is less than 1"},
+		{name: "maxPublishBitrate too low", file: "rooms:\n  maxPublishBitrate: 64000\n", want: "config: rooms.maxPublishBitrate: 64000 is below 500000 bit/s (0 means no cap)"},
+		{name: "maxPublishBitrate negative", file: "rooms:\n  maxPublishBitrate: -1\n", want: "config: rooms.maxPublishBitrate: -1 is below 500000 bit/s (0 means no cap)"},
 		{name: "rateLimit 0", file: "signaling:\n  rateLimit: 0\n", want: "config: signaling.rateLimit: 0 is not a number greater than 0"},
 		{name: "rateLimit infinite", file: "signaling:\n  rateLimit: .inf\n", want: "config: signaling.rateLimit: +Inf is not"},
 		{name: "rateLimit NaN", file: "signaling:\n  rateLimit: .nan\n", want: "config: signaling.rateLimit: NaN is not"},

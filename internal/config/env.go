@@ -27,6 +27,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		{"CONFAB_TURN_URLS", func(v string) error { c.ICE.TURN.URLs = splitList(v); return nil }},
 		{"CONFAB_AUTH_KEYS", func(v string) error { c.Auth.Keys = splitList(v); return nil }},
 		{"CONFAB_ROOMS_MAX_PARTICIPANTS", func(v string) error { return parseInt(v, &c.Rooms.MaxParticipants) }},
+		{"CONFAB_ROOMS_MAX_PUBLISH_BITRATE", func(v string) error { return parseInt(v, &c.Rooms.MaxPublishBitrate) }},
 		{"CONFAB_SIGNALING_RATE_LIMIT", func(v string) error { return parseFloat(v, &c.Signaling.RateLimit) }},
 		{"CONFAB_LOG_LEVEL", func(v string) error { c.Log.Level = v; return nil }},
 		{"CONFAB_LOG_FORMAT", func(v string) error { c.Log.Format = v; return nil }},

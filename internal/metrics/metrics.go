@@ -38,6 +38,10 @@ type Snapshot struct {
 	// subscriber's retransmission budget spent.
 	RetransmissionsLimited uint64
 
+	// OverLimitDrops counts packets from publishers dropped because their
+	// participant sent more than rooms.maxPublishBitrate.
+	OverLimitDrops uint64
+
 	// DirectPacketsOut counts the packets of PacketsOut the server encrypted
 	// and wrote itself rather than through pion's write path.
 	DirectPacketsOut uint64

@@ -50,6 +50,8 @@ type Options struct {
 	NoDirectSend bool
 	// RTCPInterval is the media core's RTCP interval; 0 keeps its default.
 	RTCPInterval time.Duration
+	// MaxPublishBitrate caps each participant's media (bit/s); 0: no cap.
+	MaxPublishBitrate int64
 }
 
 // Logger returns a logger for tests: silent unless CONFAB_TEST_LOG is set
@@ -70,7 +72,7 @@ func Logger() *slog.Logger {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	log := Logger()
-	api, err := sfu.NewAPI(sfu.Config{UDPPort: 0, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Logger: log, NoDirectSend: opts.NoDirectSend, RTCPInterval: opts.RTCPInterval})
+	api, err := sfu.NewAPI(sfu.Config{UDPPort: 0, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Logger: log, NoDirectSend: opts.NoDirectSend, RTCPInterval: opts.RTCPInterval, MaxPublishBitrate: opts.MaxPublishBitrate})
 	if err != nil {
 		t.Fatalf("start media: %v", err)
 	}
