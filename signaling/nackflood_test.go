@@ -87,3 +87,40 @@ func videoOf(tracks []*client.RemoteTrack, id string) *client.RemoteTrack {
 	}
 	return nil
 }
+
+// TestRTCPFloodIsBounded: a participant that sends RTCP far faster than any
+// client does has what is over the bound dropped by the server's socket
+// reader before pion parses it, counted, and its media keeps flowing.
+func TestRTCPFloodIsBounded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := testserver.Start(t, testserver.Options{})
+	ann := newParticipant(ctx, t, srv, "rtcpflood", "ann", client.Options{})
+	bob := newParticipant(ctx, t, srv, "rtcpflood", "bob", client.Options{})
+	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
+		return bob.WaitRemoteTracks(ctx, func(tracks []*client.RemoteTrack) bool {
+			return videoOf(tracks, ann.Self().ID) != nil
+		})
+	})
+	video := videoOf(bob.RemoteTracks(), ann.Self().ID)
+	wait(t, ctx, "bob gets video", func(ctx context.Context) error { return video.WaitPackets(ctx, 20) })
+
+	before := srv.API.Stats()
+	rr := &rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: video.SSRC}}}
+	const flood = 5000
+	for range flood {
+		if err := bob.PC().WriteRTCP([]rtcp.Packet{rr}); err != nil {
+			t.Fatalf("write RTCP: %v", err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.API.Stats().RTCPRateDrops == before.RTCPRateDrops {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d receiver reports at once: none dropped over the bound", flood)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("%d receiver reports at once: %d dropped", flood, srv.API.Stats().RTCPRateDrops-before.RTCPRateDrops)
+	got := video.Packets()
+	wait(t, ctx, "bob keeps receiving", func(ctx context.Context) error { return video.WaitPackets(ctx, got+30) })
+}

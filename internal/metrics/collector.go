@@ -59,6 +59,8 @@ func newSnapshotCollector(src Source) *snapshotCollector {
 				func(s Snapshot) uint64 { return s.DirectDecryptFailures }),
 			counter("confab_rtp_over_limit_drops_total", "RTP packets from publishers dropped because their participant sent more than rooms.maxPublishBitrate.",
 				func(s Snapshot) uint64 { return s.OverLimitDrops }),
+			counter("confab_rtcp_rate_limited_total", "RTCP packets from participants dropped because they came faster than 1000 a second (honest clients send tens).",
+				func(s Snapshot) uint64 { return s.RTCPRateDrops }),
 			counter("confab_rtp_bytes_sent_total", "RTP payload bytes forwarded to subscribers, retransmissions not included.",
 				func(s Snapshot) uint64 { return s.BytesOut }),
 			counter("confab_nacks_received_total", "RTCP NACKs received from subscribers.",
