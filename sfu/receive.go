@@ -61,16 +61,17 @@ const (
 	// srtpReplayWindow is the replay window of the direct receive context,
 	// pion's default for its sessions.
 	srtpReplayWindow = 64
-	// rtcpRate and rtcpBurst bound the RTCP packets a peer may send per
-	// second, and at once. Browsers send tens a second (transport-cc
-	// feedback every 50-100 ms, a report per stream a second, NACKs and
-	// PLIs on loss) even in large rooms. pion hands a compound packet to
-	// every stream any of its parts names, each unmarshalling it again, so
-	// one crafted packet costs the server many times what it costs the
-	// sender; past the bound the socket's reader drops RTCP before pion
-	// sees it.
-	rtcpRate  = 1000
-	rtcpBurst = 1000
+	// controlRate and controlBurst bound the datagrams other than RTP
+	// (RTCP, STUN, DTLS) a peer with a direct route may send per second,
+	// and at once. Browsers send tens a second (transport-cc feedback every
+	// 50-100 ms, a report per stream a second, NACKs and PLIs on loss, an
+	// ICE check every few seconds) even in large rooms. Each costs the
+	// server more than the sender: pion hands a compound RTCP packet to
+	// every stream any of its parts names, each unmarshalling it again, and
+	// answers every valid ICE check through its agent. Past the bound the
+	// socket's reader drops them before pion sees them.
+	controlRate  = 1000
+	controlBurst = 1000
 )
 
 // rxPacket is one decrypted RTP packet waiting in a stream's queue.
@@ -171,24 +172,24 @@ type directReceiver struct {
 	fbMu     sync.Mutex
 	epoch    time.Time
 
-	// rtcpTokens and rtcpAt are the RTCP rate bound's bucket and when it
-	// was last filled (since epoch), under mu.
-	rtcpTokens float64
-	rtcpAt     time.Duration
+	// controlTokens and controlAt are the bucket of the bound on what is
+	// not RTP, and when it was last filled (since epoch), under mu.
+	controlTokens float64
+	controlAt     time.Duration
 
 	// received counts packets decrypted directly; dropped, packets dropped
 	// because their stream's queue was full; failed, packets that did not
 	// decrypt (forged, replayed, or of an unknown rollover count);
-	// rtcpDropped, RTCP packets dropped over the rate bound.
-	received, dropped, failed, rtcpDropped atomic.Uint64
-	rtcpLogged                             atomic.Bool
+	// controlDropped, datagrams other than RTP dropped over the bound.
+	received, dropped, failed, controlDropped atomic.Uint64
+	controlLogged                             atomic.Bool
 }
 
 func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
 	ssrc := randomSSRC()
 	return &directReceiver{
 		log: log, index: index, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
-		ssrc: ssrc, feedback: twcc.NewRecorder(ssrc), epoch: time.Now(), rtcpTokens: rtcpBurst,
+		ssrc: ssrc, feedback: twcc.NewRecorder(ssrc), epoch: time.Now(), controlTokens: controlBurst,
 	}
 }
 
@@ -333,8 +334,8 @@ func (r *directReceiver) start(keys *srtpKeys) error {
 
 // receive takes pkt, a datagram from the peer's address, when it is RTP of
 // a bound stream: it decrypts it into the stream's queue, or drops it. It
-// reports false for what pion should have (RTCP within the rate bound,
-// unknown streams, streams that fell back).
+// reports false for what pion should have (RTCP, STUN and DTLS within the
+// rate bound, unknown streams, streams that fell back).
 //
 // With learning set, the datagram comes from an address not (yet) known
 // to be the peer's: it is taken only if it decrypts, and otherwise left to
@@ -342,10 +343,10 @@ func (r *directReceiver) start(keys *srtpKeys) error {
 func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	ssrc, ok := rtpSSRC(pkt)
 	if !ok {
-		if !learning && isRTCP(pkt) && !r.allowRTCP() {
-			r.rtcpDropped.Add(1)
-			if r.rtcpLogged.CompareAndSwap(false, true) {
-				r.log.Warn("peer sends RTCP faster than the bound; dropping what is over it", "perSecond", rtcpRate)
+		if !learning && !r.allowControl() {
+			r.controlDropped.Add(1)
+			if r.controlLogged.CompareAndSwap(false, true) {
+				r.log.Warn("peer sends RTCP, STUN or DTLS faster than the bound; dropping what is over it", "perSecond", controlRate)
 			}
 			return true
 		}
@@ -428,25 +429,19 @@ func rtpSSRC(pkt []byte) (uint32, bool) {
 	return binary.BigEndian.Uint32(pkt[8:12]), true
 }
 
-// isRTCP tells an RTCP packet from the rest of what the socket carries
-// (RFC 5761 §4: packet types 192-223 in the second byte).
-func isRTCP(pkt []byte) bool {
-	return len(pkt) >= 8 && pkt[0]&0xc0 == 0x80 && pkt[1] >= 192 && pkt[1] <= 223
-}
-
-// allowRTCP spends one packet of the peer's RTCP rate bound.
-func (r *directReceiver) allowRTCP() bool {
+// allowControl spends one datagram of the peer's bound on what is not RTP.
+func (r *directReceiver) allowControl() bool {
 	now := time.Since(r.epoch)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if dt := now - r.rtcpAt; dt > 0 {
-		r.rtcpTokens = min(rtcpBurst, r.rtcpTokens+dt.Seconds()*rtcpRate)
-		r.rtcpAt = now
+	if dt := now - r.controlAt; dt > 0 {
+		r.controlTokens = min(controlBurst, r.controlTokens+dt.Seconds()*controlRate)
+		r.controlAt = now
 	}
-	if r.rtcpTokens < 1 {
+	if r.controlTokens < 1 {
 		return false
 	}
-	r.rtcpTokens--
+	r.controlTokens--
 	return true
 }
 

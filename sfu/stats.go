@@ -33,9 +33,10 @@ type Stats struct {
 	// DirectDrops, the packets it dropped because a track's queue was full;
 	// DirectDecryptFailures, the packets that failed to decrypt there.
 	DirectPacketsIn, DirectDrops, DirectDecryptFailures uint64
-	// RTCPRateDrops counts the RTCP packets from peers dropped because they
-	// came faster than the bound (receive.go: rtcpRate).
-	RTCPRateDrops uint64
+	// ControlRateDrops counts the datagrams other than RTP (RTCP, STUN,
+	// DTLS) from peers dropped because they came faster than the bound
+	// (receive.go: controlRate).
+	ControlRateDrops uint64
 }
 
 // totals hold the counters of tracks and down tracks that are gone, so the
@@ -45,14 +46,14 @@ type totals struct {
 	packetsOut, bytesOut, nacksIn, resent atomic.Uint64
 	nacksOut, directOut, limited          atomic.Uint64
 	directIn, directDrops, directFailures atomic.Uint64
-	rtcpDrops                             atomic.Uint64
+	controlDrops                          atomic.Uint64
 }
 
 func (t *totals) retireReceiver(r *directReceiver) {
 	t.directIn.Add(r.received.Load())
 	t.directDrops.Add(r.dropped.Load())
 	t.directFailures.Add(r.failed.Load())
-	t.rtcpDrops.Add(r.rtcpDropped.Load())
+	t.controlDrops.Add(r.controlDropped.Load())
 }
 
 func (t *totals) retireTrack(tr *Track) {
@@ -92,13 +93,13 @@ func (a *API) Stats() Stats {
 		NACKsSent: a.gone.nacksOut.Load(), DirectPacketsOut: a.gone.directOut.Load(),
 		DirectPacketsIn: a.gone.directIn.Load(), DirectDrops: a.gone.directDrops.Load(),
 		DirectDecryptFailures: a.gone.directFailures.Load(), RetransmissionsLimited: a.gone.limited.Load(),
-		OverLimitDrops: a.gone.overLimit.Load(), RTCPRateDrops: a.gone.rtcpDrops.Load(),
+		OverLimitDrops: a.gone.overLimit.Load(), ControlRateDrops: a.gone.controlDrops.Load(),
 	}
 	for _, p := range peers {
 		s.DirectPacketsIn += p.rx.received.Load()
 		s.DirectDrops += p.rx.dropped.Load()
 		s.DirectDecryptFailures += p.rx.failed.Load()
-		s.RTCPRateDrops += p.rx.rtcpDropped.Load()
+		s.ControlRateDrops += p.rx.controlDropped.Load()
 		p.mu.Lock()
 		for t := range p.published {
 			s.PublishedTracks++

@@ -29,6 +29,6 @@ func (s snapshotSource) Snapshot() metrics.Snapshot {
 		Retransmissions: st.Retransmissions, PLIsSent: st.PLIsSent, RetransmissionsLimited: st.RetransmissionsLimited,
 		DirectPacketsOut: st.DirectPacketsOut, DirectPacketsIn: st.DirectPacketsIn,
 		DirectDrops: st.DirectDrops, DirectDecryptFailures: st.DirectDecryptFailures,
-		OverLimitDrops: st.OverLimitDrops, RTCPRateDrops: st.RTCPRateDrops,
+		OverLimitDrops: st.OverLimitDrops, ControlRateDrops: st.ControlRateDrops,
 	}
 }

@@ -114,13 +114,13 @@ func TestRTCPFloodIsBounded(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for srv.API.Stats().RTCPRateDrops == before.RTCPRateDrops {
+	for srv.API.Stats().ControlRateDrops == before.ControlRateDrops {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d receiver reports at once: none dropped over the bound", flood)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("%d receiver reports at once: %d dropped", flood, srv.API.Stats().RTCPRateDrops-before.RTCPRateDrops)
+	t.Logf("%d receiver reports at once: %d dropped", flood, srv.API.Stats().ControlRateDrops-before.ControlRateDrops)
 	got := video.Packets()
 	wait(t, ctx, "bob keeps receiving", func(ctx context.Context) error { return video.WaitPackets(ctx, got+30) })
 }

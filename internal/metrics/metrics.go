@@ -42,9 +42,9 @@ type Snapshot struct {
 	// participant sent more than rooms.maxPublishBitrate.
 	OverLimitDrops uint64
 
-	// RTCPRateDrops counts RTCP packets from participants dropped because
-	// they came faster than the server's bound.
-	RTCPRateDrops uint64
+	// ControlRateDrops counts RTCP, STUN and DTLS packets from participants
+	// dropped because they came faster than the server's bound.
+	ControlRateDrops uint64
 
 	// DirectPacketsOut counts the packets of PacketsOut the server encrypted
 	// and wrote itself rather than through pion's write path.

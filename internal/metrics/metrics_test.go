@@ -68,7 +68,7 @@ var snapshotNames = []string{
 	"confab_rtp_packets_sent_total", "confab_rtp_bytes_sent_total",
 	"confab_nacks_received_total", "confab_nacks_sent_total",
 	"confab_retransmissions_total", "confab_retransmissions_limited_total", "confab_plis_sent_total",
-	"confab_rtp_over_limit_drops_total", "confab_rtcp_rate_limited_total",
+	"confab_rtp_over_limit_drops_total", "confab_control_rate_limited_total",
 }
 
 func TestScrapeExposesSnapshot(t *testing.T) {
@@ -76,7 +76,7 @@ func TestScrapeExposesSnapshot(t *testing.T) {
 		Rooms: 2, Participants: 5, PublishedTracks: 7, ForwardedTracks: 19,
 		PacketsIn: 1000, BytesIn: 1200000, PacketsOut: 3000, BytesOut: 3600000,
 		NACKsReceived: 11, NACKsSent: 13, Retransmissions: 17, PLIsSent: 23,
-		RetransmissionsLimited: 29, OverLimitDrops: 31, RTCPRateDrops: 37,
+		RetransmissionsLimited: 29, OverLimitDrops: 31, ControlRateDrops: 37,
 	}}
 	m := New(src)
 	body := scrape(t, m.Handler())
@@ -96,7 +96,7 @@ func TestScrapeExposesSnapshot(t *testing.T) {
 		"# TYPE confab_retransmissions_limited_total counter\nconfab_retransmissions_limited_total 29\n",
 		"# TYPE confab_plis_sent_total counter\nconfab_plis_sent_total 23\n",
 		"# TYPE confab_rtp_over_limit_drops_total counter\nconfab_rtp_over_limit_drops_total 31\n",
-		"# TYPE confab_rtcp_rate_limited_total counter\nconfab_rtcp_rate_limited_total 37\n",
+		"# TYPE confab_control_rate_limited_total counter\nconfab_control_rate_limited_total 37\n",
 		// Pushed metrics are exposed before any event, at zero.
 		"# TYPE confab_negotiation_failures_total counter\nconfab_negotiation_failures_total 0\n",
 		"# TYPE confab_join_seconds histogram\n",

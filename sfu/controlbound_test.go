@@ -8,18 +8,16 @@ import (
 	"github.com/pion/rtcp"
 )
 
-// TestRTCPRateBound: a peer's RTCP beyond a burst of rtcpBurst, then
-// rtcpRate a second, is dropped by the socket's reader (taken, counted)
-// instead of reaching pion; what comes from an address not yet known to be
-// the peer's is left to pion, and RTP is not counted against the bound.
-func TestRTCPRateBound(t *testing.T) {
+// TestControlRateBound: what a peer sends besides RTP (here RTCP, then a
+// STUN-sized runt) beyond a burst of controlBurst, then controlRate a
+// second, is dropped by the socket's reader (taken, counted) instead of
+// reaching pion; what comes from an address not yet known to be the peer's
+// is left to pion.
+func TestControlRateBound(t *testing.T) {
 	rx := newDirectReceiver(slog.New(slog.DiscardHandler), nil)
 	rr, err := (&rtcp.ReceiverReport{SSRC: 1}).Marshal()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !isRTCP(rr) {
-		t.Fatal("a receiver report not taken for RTCP")
 	}
 	toPion := 0
 	for range 1500 {
@@ -28,14 +26,19 @@ func TestRTCPRateBound(t *testing.T) {
 		}
 	}
 	// The loop takes well under a millisecond: a token or two earned.
-	if toPion < rtcpBurst || toPion > rtcpBurst+10 {
-		t.Fatalf("%d of 1500 RTCP packets at once went to pion, want about %d", toPion, rtcpBurst)
+	if toPion < controlBurst || toPion > controlBurst+10 {
+		t.Fatalf("%d of 1500 RTCP packets at once went to pion, want about %d", toPion, controlBurst)
 	}
-	if got := rx.rtcpDropped.Load(); got != uint64(1500-toPion) {
-		t.Fatalf("%d dropped counted, want %d", got, 1500-toPion)
+	dropped := uint64(1500 - toPion)
+	if got := rx.controlDropped.Load(); got != dropped {
+		t.Fatalf("%d dropped counted, want %d", got, dropped)
 	}
 	if rx.receive(rr, true) {
 		t.Fatal("RTCP from an address being learned was dropped")
+	}
+	stun := make([]byte, 20) // a STUN header: first two bits 0
+	if !rx.receive(stun, false) {
+		t.Fatal("a STUN message went to pion with the bound spent")
 	}
 	slept := time.Now()
 	time.Sleep(50 * time.Millisecond)
