@@ -23,14 +23,8 @@ func TestNACKFloodIsLimited(t *testing.T) {
 	ann := newParticipant(ctx, t, srv, "flood", "ann", client.Options{})
 	bob := newParticipant(ctx, t, srv, "flood", "bob", client.Options{})
 	carol := newParticipant(ctx, t, srv, "flood", "carol", client.Options{})
-	for _, p := range []*participant{bob, carol} {
-		wait(t, ctx, p.name+" receives ann", func(ctx context.Context) error {
-			return p.WaitRemoteTracks(ctx, func(tracks []*client.RemoteTrack) bool {
-				return videoOf(tracks, ann.Self().ID) != nil
-			})
-		})
-	}
-	video := videoOf(bob.RemoteTracks(), ann.Self().ID)
+	video := videoFrom(ctx, t, bob, ann.Self().ID)
+	carolVideo := videoFrom(ctx, t, carol, ann.Self().ID)
 	// Enough of ann's video for the NACKs to name cached packets.
 	wait(t, ctx, "bob gets 150 packets", func(ctx context.Context) error { return video.WaitPackets(ctx, 150) })
 	last, _ := video.LastSeq()
@@ -44,7 +38,6 @@ func TestNACKFloodIsLimited(t *testing.T) {
 	}
 	requested := uint64(rounds * pairs * 17)
 	before := srv.API.Stats()
-	carolVideo := videoOf(carol.RemoteTracks(), ann.Self().ID)
 	carolBefore := carolVideo.Packets()
 	for range rounds {
 		if err := bob.PC().WriteRTCP([]rtcp.Packet{&nack}); err != nil {
@@ -88,6 +81,17 @@ func videoOf(tracks []*client.RemoteTrack, id string) *client.RemoteTrack {
 	return nil
 }
 
+// videoFrom waits until p receives the video of publisher id, and returns it.
+func videoFrom(ctx context.Context, t *testing.T, p *participant, id string) *client.RemoteTrack {
+	t.Helper()
+	wait(t, ctx, p.name+" receives the video of "+id, func(ctx context.Context) error {
+		return p.WaitRemoteTracks(ctx, func(tracks []*client.RemoteTrack) bool {
+			return videoOf(tracks, id) != nil
+		})
+	})
+	return videoOf(p.RemoteTracks(), id)
+}
+
 // TestRTCPFloodIsBounded: a participant that sends RTCP far faster than any
 // client does has what is over the bound dropped by the server's socket
 // reader before pion parses it, counted, and its media keeps flowing.
@@ -97,12 +101,7 @@ func TestRTCPFloodIsBounded(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	ann := newParticipant(ctx, t, srv, "rtcpflood", "ann", client.Options{})
 	bob := newParticipant(ctx, t, srv, "rtcpflood", "bob", client.Options{})
-	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
-		return bob.WaitRemoteTracks(ctx, func(tracks []*client.RemoteTrack) bool {
-			return videoOf(tracks, ann.Self().ID) != nil
-		})
-	})
-	video := videoOf(bob.RemoteTracks(), ann.Self().ID)
+	video := videoFrom(ctx, t, bob, ann.Self().ID)
 	wait(t, ctx, "bob gets video", func(ctx context.Context) error { return video.WaitPackets(ctx, 20) })
 
 	before := srv.API.Stats()

@@ -54,12 +54,7 @@ func TestPublishCap(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		flood = videoOf(bob.RemoteTracks(), flooder.Self().ID)
 	}
-	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
-		return bob.WaitRemoteTracks(ctx, func(tracks []*client.RemoteTrack) bool {
-			return videoOf(tracks, ann.Self().ID) != nil
-		})
-	})
-	annVideo := videoOf(bob.RemoteTracks(), ann.Self().ID)
+	annVideo := videoFrom(ctx, t, bob, ann.Self().ID)
 	time.Sleep(1200 * time.Millisecond) // the trickle leaves the bucket full again
 
 	// The flood: 5 packets of about 1040 bytes every 10 ms, 4 Mbit/s, for 2 s.
