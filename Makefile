@@ -62,7 +62,8 @@ lint: vet
 FUZZTIME ?= 60s
 FUZZMINIMIZE ?= 100x
 FUZZ_TARGETS = ./internal/protocol:FuzzDecodeRequest ./sfu:FuzzDirectReceive \
-	./sfu:FuzzFindSenderReport ./sfu:FuzzReception ./sfu:FuzzBatchPlan ./sfu:FuzzPeerAnswer
+	./sfu:FuzzFindSenderReport ./sfu:FuzzReception ./sfu:FuzzBatchPlan ./sfu:FuzzPeerAnswer \
+	./signaling:FuzzSession
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
