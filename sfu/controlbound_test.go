@@ -9,29 +9,31 @@ import (
 )
 
 // TestControlRateBound: what a peer sends besides RTP (here RTCP, then a
-// STUN-sized runt) beyond a burst of controlBurst, then controlRate a
-// second, is dropped by the socket's reader (taken, counted) instead of
-// reaching pion; what comes from an address not yet known to be the peer's
-// is left to pion.
+// STUN-sized runt) beyond its bound is dropped by the socket's reader
+// (taken, counted) instead of reaching pion: a second's worth at once, then
+// the bound's rate, which grows with the streams the peer receives. What
+// comes from an address not yet known to be the peer's is left to pion.
 func TestControlRateBound(t *testing.T) {
 	rx := newDirectReceiver(slog.New(slog.DiscardHandler), nil)
+	var now time.Duration
+	rx.clock = func() time.Duration { return now }
 	rr, err := (&rtcp.ReceiverReport{SSRC: 1}).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	toPion := 0
-	for range 1500 {
-		if !rx.receive(rr, false) {
-			toPion++
+	send := func(n int) (toPion int) {
+		for range n {
+			if !rx.receive(rr, false) {
+				toPion++
+			}
 		}
+		return toPion
 	}
-	// The loop takes well under a millisecond: a token or two earned.
-	if toPion < controlBurst || toPion > controlBurst+10 {
-		t.Fatalf("%d of 1500 RTCP packets at once went to pion, want about %d", toPion, controlBurst)
+	if got := send(1500); got != controlRate {
+		t.Fatalf("%d of 1500 RTCP packets at once went to pion, want %d", got, controlRate)
 	}
-	dropped := uint64(1500 - toPion)
-	if got := rx.controlDropped.Load(); got != dropped {
-		t.Fatalf("%d dropped counted, want %d", got, dropped)
+	if got := rx.controlDropped.Load(); got != 500 {
+		t.Fatalf("%d dropped counted, want 500", got)
 	}
 	if rx.receive(rr, true) {
 		t.Fatal("RTCP from an address being learned was dropped")
@@ -40,18 +42,14 @@ func TestControlRateBound(t *testing.T) {
 	if !rx.receive(stun, false) {
 		t.Fatal("a STUN message went to pion with the bound spent")
 	}
-	slept := time.Now()
-	time.Sleep(50 * time.Millisecond)
-	toPion = 0
-	for range 200 {
-		if !rx.receive(rr, false) {
-			toPion++
-		}
+	now += 50 * time.Millisecond
+	if got := send(200); got != controlRate/20 {
+		t.Fatalf("%d RTCP packets went to pion 50 ms later, want %d", got, controlRate/20)
 	}
-	// At the rate of 1000 a second: at least the 50 ms slept, at most the
-	// time that has passed (a busy machine oversleeps).
-	most := min(200, int(time.Since(slept).Milliseconds())+2)
-	if toPion < 49 || toPion > most {
-		t.Fatalf("%d RTCP packets went to pion after 50 ms, want 50 to %d", toPion, most)
+	// Receiving 100 streams raises the bound by controlPerStream each.
+	rx.subscribed.Store(100)
+	now += 50 * time.Millisecond
+	if got, want := send(1000), (controlRate+100*controlPerStream)/20; got != want {
+		t.Fatalf("%d RTCP packets went to pion 50 ms later with 100 streams, want %d", got, want)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -242,7 +241,7 @@ func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, scratch []byte, e 
 	if cache == nil || b == nil {
 		return
 	}
-	now := time.Now().UnixNano()
+	now := lim.now()
 	lim.earn(now, d.track.bytes.Load())
 	var (
 		pkt     rtp.Packet

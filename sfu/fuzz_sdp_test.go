@@ -52,8 +52,9 @@ func FuzzPeerAnswer(f *testing.F) {
 		if refused == nil {
 			return
 		}
-		stuck := peer.pc.SignalingState() != webrtc.SignalingStateStable
-		if stuck != errors.Is(refused, ErrPeerStuck) {
+		state := peer.pc.SignalingState()
+		stuck := state == webrtc.SignalingStateHaveRemoteOffer
+		if stuck != errors.Is(refused, ErrPeerStuck) || !stuck && state != webrtc.SignalingStateStable {
 			t.Fatalf("a refused offer (%v) left the peer %s:\n%q", refused, peer.pc.SignalingState(), offer)
 		}
 		if stuck {

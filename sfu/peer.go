@@ -251,7 +251,7 @@ func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 // answerFailed wraps the error of Answer's step, with ErrPeerStuck when the
 // offer stays applied (pion cannot roll it back).
 func (p *Peer) answerFailed(step string, err error) error {
-	if p.pc.SignalingState() != webrtc.SignalingStateStable {
+	if p.pc.SignalingState() == webrtc.SignalingStateHaveRemoteOffer {
 		return fmt.Errorf("%s: %w: %w", step, ErrPeerStuck, err)
 	}
 	return fmt.Errorf("%s: %w", step, err)
@@ -297,6 +297,7 @@ func (p *Peer) Subscribe(t *Track) bool {
 	}
 	d := newDownTrack(t, p.id, &p.route)
 	p.subs[t] = d
+	p.rx.subscribed.Store(int64(len(p.subs)))
 	p.dirty = true
 	t.addSubscriber(d)
 	return true
@@ -312,6 +313,7 @@ func (p *Peer) Unsubscribe(t *Track) bool {
 		return false
 	}
 	delete(p.subs, t)
+	p.rx.subscribed.Store(int64(len(p.subs)))
 	t.removeSubscriber(d)
 	p.owner.gone.retireDownTrack(d)
 	p.dirty = true
@@ -450,7 +452,7 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 					continue
 				}
 				if scratch == nil {
-					scratch, out, lim = make([]byte, maxPacketSize), new(egress), new(resendLimiter)
+					scratch, out, lim = make([]byte, maxPacketSize), new(egress), newResendLimiter()
 				}
 				lim.rtt = rtt
 				d.retransmit(pkt, scratch, out, lim)

@@ -61,17 +61,19 @@ const (
 	// srtpReplayWindow is the replay window of the direct receive context,
 	// pion's default for its sessions.
 	srtpReplayWindow = 64
-	// controlRate and controlBurst bound the datagrams other than RTP
-	// (RTCP, STUN, DTLS) a peer with a direct route may send per second,
-	// and at once. Browsers send tens a second (transport-cc feedback every
-	// 50-100 ms, a report per stream a second, NACKs and PLIs on loss, an
-	// ICE check every few seconds) even in large rooms. Each costs the
-	// server more than the sender: pion hands a compound RTCP packet to
-	// every stream any of its parts names, each unmarshalling it again, and
-	// answers every valid ICE check through its agent. Past the bound the
-	// socket's reader drops them before pion sees them.
-	controlRate  = 1000
-	controlBurst = 1000
+	// controlRate bounds the datagrams other than RTP (RTCP, STUN, DTLS) a
+	// peer with a direct route may send per second, and at once, plus
+	// controlPerStream for each stream it publishes or receives. A browser
+	// sends transport-cc feedback every 50-100 ms, an ICE check every few
+	// seconds, a report per stream a second, and NACKs per stream on loss,
+	// repeated until filled: tens a second in a small room, a few hundred
+	// in a room of a hundred. Each costs the server more than the sender:
+	// pion hands a compound RTCP packet to every stream any of its parts
+	// names, each unmarshalling it again, and answers every valid ICE check
+	// through its agent. Past the bound the socket's reader drops them
+	// before pion sees them.
+	controlRate      = 1000
+	controlPerStream = 20
 )
 
 // rxPacket is one decrypted RTP packet waiting in a stream's queue.
@@ -173,9 +175,14 @@ type directReceiver struct {
 	epoch    time.Time
 
 	// controlTokens and controlAt are the bucket of the bound on what is
-	// not RTP, and when it was last filled (since epoch), under mu.
+	// not RTP, and when it was last filled (since epoch), under mu;
+	// subscribed is the number of streams the peer receives (its bound
+	// grows with them and with its own streams); clock reads the time
+	// since epoch (tests stop it).
 	controlTokens float64
 	controlAt     time.Duration
+	subscribed    atomic.Int64
+	clock         func() time.Duration
 
 	// received counts packets decrypted directly; dropped, packets dropped
 	// because their stream's queue was full; failed, packets that did not
@@ -189,7 +196,7 @@ func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
 	ssrc := randomSSRC()
 	return &directReceiver{
 		log: log, index: index, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
-		ssrc: ssrc, feedback: twcc.NewRecorder(ssrc), epoch: time.Now(), controlTokens: controlBurst,
+		ssrc: ssrc, feedback: twcc.NewRecorder(ssrc), epoch: time.Now(), controlTokens: controlRate,
 	}
 }
 
@@ -346,7 +353,7 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 		if !learning && !r.allowControl() {
 			r.controlDropped.Add(1)
 			if r.controlLogged.CompareAndSwap(false, true) {
-				r.log.Warn("peer sends RTCP, STUN or DTLS faster than the bound; dropping what is over it", "perSecond", controlRate)
+				r.log.Warn("peer sends RTCP, STUN or DTLS faster than the bound; dropping what is over it", "perSecond", r.controlBound())
 			}
 			return true
 		}
@@ -429,13 +436,26 @@ func rtpSSRC(pkt []byte) (uint32, bool) {
 	return binary.BigEndian.Uint32(pkt[8:12]), true
 }
 
+// controlBound is the peer's bound on what is not RTP, per second and at
+// once: controlRate, and controlPerStream for each stream it publishes
+// (bound in r) or receives. The caller holds r.mu, or reads an estimate.
+func (r *directReceiver) controlBound() float64 {
+	return controlRate + controlPerStream*float64(len(r.streams)+int(r.subscribed.Load()))
+}
+
 // allowControl spends one datagram of the peer's bound on what is not RTP.
 func (r *directReceiver) allowControl() bool {
-	now := time.Since(r.epoch)
+	var now time.Duration
+	if r.clock != nil {
+		now = r.clock()
+	} else {
+		now = time.Since(r.epoch)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if dt := now - r.controlAt; dt > 0 {
-		r.controlTokens = min(controlBurst, r.controlTokens+dt.Seconds()*controlRate)
+		bound := r.controlBound()
+		r.controlTokens = min(bound, r.controlTokens+dt.Seconds()*bound)
 		r.controlAt = now
 	}
 	if r.controlTokens < 1 {

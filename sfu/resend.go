@@ -40,8 +40,11 @@ const (
 
 // resendLimiter is one down track's retransmission limits.
 type resendLimiter struct {
-	// at is when the packet in each cache slot was last resent (Unix
-	// nanoseconds), seq which packet that was.
+	// epoch is the limiter's start; times are nanoseconds since it, read
+	// from the monotonic clock.
+	epoch time.Time
+	// at is when the packet in each cache slot was last resent (0: never),
+	// seq which packet that was.
 	at  [cacheSize]int64
 	seq [cacheSize]uint16
 	// budget is the bytes the down track may resend now; earnedAt and
@@ -55,16 +58,26 @@ type resendLimiter struct {
 	rtt time.Duration
 }
 
-// earn tops the budget up at now (Unix nanoseconds), when the track has
-// read streamBytes bytes from the publisher in all.
+// newResendLimiter returns a down track's limits, with a full budget.
+func newResendLimiter() *resendLimiter {
+	return &resendLimiter{epoch: time.Now(), budget: resendBurst}
+}
+
+// now is the time on the limiter's clock: nanoseconds since its epoch,
+// never 0.
+func (l *resendLimiter) now() int64 { return int64(time.Since(l.epoch)) + 1 }
+
+// earn tops the budget up at now, when the track has read streamBytes bytes
+// from the publisher in all.
 func (l *resendLimiter) earn(now int64, streamBytes uint64) {
 	if !l.started {
-		l.started, l.budget = true, resendBurst
-	} else if dt := now - l.earnedAt; dt > 0 {
-		l.budget += float64(streamBytes-l.streamBytes) + resendFloorRate*float64(dt)/1e9
+		l.started, l.earnedAt, l.streamBytes = true, now, streamBytes
+		return
 	}
-	l.budget = min(l.budget, resendBurst)
-	l.earnedAt, l.streamBytes = now, streamBytes
+	if dt := now - l.earnedAt; dt > 0 {
+		l.budget = min(resendBurst, l.budget+float64(streamBytes-l.streamBytes)+resendFloorRate*float64(dt)/1e9)
+		l.earnedAt, l.streamBytes = now, streamBytes
+	}
 }
 
 // recent reports whether the packet seq was resent less than a round trip
@@ -107,7 +120,8 @@ func roundTrip(reports []rtcp.ReceptionReport, ssrc uint32, now time.Time) (time
 		if d >= 1<<31 {
 			return 0, false // from the future: a clock step, or a forged report
 		}
-		return time.Duration(uint64(d) * uint64(time.Second) >> 16), true
+		// At least a microsecond: 0 means "not known" to the limiter.
+		return max(time.Duration(uint64(d)*uint64(time.Second)>>16), time.Microsecond), true
 	}
 	return 0, false
 }

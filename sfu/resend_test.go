@@ -12,7 +12,7 @@ import (
 // bounds, or a default before it is known.
 func TestResendLimiterInterval(t *testing.T) {
 	const ms = int64(time.Millisecond)
-	var l resendLimiter
+	l := newResendLimiter()
 	l.earn(0, 0)
 	l.take(7, 100, 1000*ms)
 	for _, tc := range []struct {
@@ -39,7 +39,7 @@ func TestResendLimiterInterval(t *testing.T) {
 // resent (the last packet may overdraw it), and is earned back as the
 // publisher sends plus the floor rate, never above the burst.
 func TestResendLimiterBudget(t *testing.T) {
-	var l resendLimiter
+	l := newResendLimiter()
 	l.earn(0, 1000)
 	n := 0
 	for ; !l.spent(); n++ {
@@ -56,6 +56,17 @@ func TestResendLimiterBudget(t *testing.T) {
 	l.earn(int64(time.Hour), 1<<40)
 	if l.budget != resendBurst {
 		t.Fatalf("budget %.0f, want at most %d", l.budget, resendBurst)
+	}
+	// A clock reading no later than the last earns nothing, and the
+	// publisher's bytes since are earned at the next later one.
+	l.take(1, resendBurst, int64(time.Hour))
+	l.earn(int64(time.Hour), 1<<40+5000)
+	if l.budget != 0 {
+		t.Fatalf("budget %.0f after earning at the same instant, want 0", l.budget)
+	}
+	l.earn(int64(time.Hour)+1, 1<<40+5000)
+	if l.budget < 5000 || l.budget > 5001 {
+		t.Fatalf("budget %.0f, want the 5000 bytes the publisher sent", l.budget)
 	}
 }
 

@@ -23,8 +23,8 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // section of an offer needs a mid (of an answer, every section in use); the ICE credentials and the DTLS fingerprint are
 // taken from the session, else from the BUNDLE group's first section, else
 // from the first; the payload types, RTX associations and header extension
-// maps of audio and video sections must parse. Some checks are stricter
-// than pion: credentials and a fingerprint for every section in use, no
+// maps of audio and video sections (rejected ones too) must parse. Some
+// checks are stricter than pion: credentials and a fingerprint for every section in use, no
 // mid twice, and every candidate well-formed.
 func checkRemoteSDP(raw string, offer bool) error {
 	var desc sdp.SessionDescription
@@ -48,6 +48,11 @@ func checkRemoteSDP(raw string, offer bool) error {
 			return fmt.Errorf("%w: media section %d: mid %q is used twice", ErrBadSDP, i, mid)
 		}
 		mids[mid] = true
+		// pion reads the codecs of every audio and video section, rejected
+		// ones (and bundle-only ones, which have port 0) too.
+		if err := checkMediaFormats(m); err != nil {
+			return fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
+		}
 		if rejected {
 			continue
 		}
@@ -72,9 +77,6 @@ func checkRemoteSDP(raw string, offer bool) error {
 			if _, err := ice.UnmarshalCandidate(strings.TrimSpace(a.Value)); err != nil {
 				return fmt.Errorf("%w: media section %d: candidate %q: %v", ErrBadSDP, i, a.Value, err)
 			}
-		}
-		if err := checkMediaFormats(m); err != nil {
-			return fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
 		}
 	}
 	return checkTransportSection(&desc)
@@ -145,25 +147,27 @@ func checkTransportSection(desc *sdp.SessionDescription) error {
 
 // checkMediaFormats checks what pion parses of an audio or video section
 // when it reads the remote codecs: every payload type a number below 256
-// with an rtpmap (but 0, PCMU, which may have none), every RTX association
-// (apt) a payload type, every header extension map well-formed.
+// that pion finds a codec for (an rtpmap, a format line, or one of the
+// static payload types it knows: 0 PCMU, 8 PCMA, 9 G722), every RTX
+// association (apt) a payload type, every header extension map
+// well-formed.
 func checkMediaFormats(m *sdp.MediaDescription) error {
 	kind := m.MediaName.Media
 	if !strings.EqualFold(kind, "audio") && !strings.EqualFold(kind, "video") {
 		return nil
 	}
-	one := &sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{m}}
+	codecs := (&sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{m}}).GetCodecMap()
 	for _, format := range m.MediaName.Formats {
 		pt, err := strconv.ParseUint(format, 10, 8)
 		if err != nil {
 			return fmt.Errorf("payload type %q: %v", format, err)
 		}
-		codec, err := one.GetCodecForPayloadType(uint8(pt))
-		if err != nil {
+		codec, ok := codecs[uint8(pt)]
+		if !ok {
 			if pt == 0 {
-				continue
+				continue // pion lets PCMU go without
 			}
-			return fmt.Errorf("payload type %d: %v", pt, err)
+			return fmt.Errorf("payload type %d has no codec (a=rtpmap)", pt)
 		}
 		// As pion reads format parameters: names without regard to case,
 		// a name alone has an empty value, the last of a name counts.

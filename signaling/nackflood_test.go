@@ -29,7 +29,7 @@ func TestNACKFloodIsLimited(t *testing.T) {
 	wait(t, ctx, "bob gets 150 packets", func(ctx context.Context) error { return video.WaitPackets(ctx, 150) })
 	last, _ := video.LastSeq()
 
-	// 120 sequence numbers (the last 120 sent, in pairs of 17), asked 300 times.
+	// 119 sequence numbers (the last 119 sent, in 7 pairs of 17), asked 300 times.
 	const pairs, rounds = 7, 300
 	var nack rtcp.TransportLayerNack
 	nack.MediaSSRC = video.SSRC

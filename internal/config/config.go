@@ -16,9 +16,11 @@ import (
 	"github.com/confab/confab/configs"
 )
 
-// minPublishBitrate is the lowest publishing cap allowed: below it a
-// camera's keyframes would not get through.
-const minPublishBitrate = 500_000
+// minPublishBitrate is the lowest publishing cap allowed. The cap drops
+// what is over it and does not ask the sender to slow down, so a cap near
+// what browsers send (a camera about 2.5 Mbit/s, a screen share a few)
+// would break honest video: it is a guard against floods, not a shaper.
+const minPublishBitrate = 5_000_000
 
 // Config is the whole server configuration. Its layout and YAML names match
 // configs/confab.yaml, which documents every key.

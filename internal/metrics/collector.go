@@ -59,7 +59,7 @@ func newSnapshotCollector(src Source) *snapshotCollector {
 				func(s Snapshot) uint64 { return s.DirectDecryptFailures }),
 			counter("confab_rtp_over_limit_drops_total", "RTP packets from publishers dropped because their participant sent more than rooms.maxPublishBitrate.",
 				func(s Snapshot) uint64 { return s.OverLimitDrops }),
-			counter("confab_control_rate_limited_total", "RTCP, STUN and DTLS packets from participants dropped because they came faster than 1000 a second (honest clients send tens).",
+			counter("confab_control_rate_limited_total", "RTCP, STUN and DTLS packets from participants dropped because they came faster than 1000 a second plus 20 for each stream the participant sends or receives.",
 				func(s Snapshot) uint64 { return s.ControlRateDrops }),
 			counter("confab_rtp_bytes_sent_total", "RTP payload bytes forwarded to subscribers, retransmissions not included.",
 				func(s Snapshot) uint64 { return s.BytesOut }),
