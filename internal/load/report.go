@@ -284,12 +284,23 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
+// latencyOf is the distribution in h, whose largest sample was maxLatency.
+// A quantile is the middle of its bucket, which may lie above the largest
+// sample when that sample is in the bucket: no quantile is reported above
+// it.
 func latencyOf(h *histogram, maxLatency time.Duration) Latency {
+	q := func(p float64) float64 {
+		v := h.quantile(p)
+		if maxLatency > 0 {
+			v = min(v, maxLatency)
+		}
+		return ms(v)
+	}
 	return Latency{
 		Samples: h.count(),
-		P50:     ms(h.quantile(0.50)),
-		P95:     ms(h.quantile(0.95)),
-		P99:     ms(h.quantile(0.99)),
+		P50:     q(0.50),
+		P95:     q(0.95),
+		P99:     q(0.99),
 		Max:     ms(maxLatency),
 	}
 }
