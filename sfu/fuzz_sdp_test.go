@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/confab/confab/internal/sdptest"
 )
 
 // FuzzPeerAnswer: a peer that is offered a session description it cannot
@@ -27,7 +29,7 @@ func FuzzPeerAnswer(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer api.Close()
-	good := clientOffer(f)
+	good := sdptest.ClientOffer(f)
 	f.Add(good)
 	for _, cut := range []string{"a=ice-ufrag", "a=fingerprint", "a=mid", "a=rtpmap", "m=video", "a=group"} {
 		var kept []string
@@ -63,36 +65,8 @@ func FuzzPeerAnswer(f *testing.F) {
 			}
 			return
 		}
-		if _, err := peer.Answer(clientOffer(t)); err != nil {
+		if _, err := peer.Answer(sdptest.ClientOffer(t)); err != nil {
 			t.Fatalf("after a refused offer, a good one fails: %v\nthe refused offer:\n%s", err, offer)
 		}
 	})
-}
-
-// clientOffer is a pion client's offer to receive audio and video and send
-// video.
-func clientOffer(t testing.TB) string {
-	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = pc.Close() }()
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return offer.SDP
 }

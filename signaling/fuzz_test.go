@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/internal/sdptest"
 	"github.com/confab/confab/internal/testserver"
 )
 
@@ -23,7 +22,7 @@ import (
 // `go test -run '^$' -fuzz FuzzSession ./signaling` (make fuzz).
 func FuzzSession(f *testing.F) {
 	srv := testserver.Start(f, testserver.Options{})
-	offer := clientOfferSDP(f)
+	offer := sdptest.ClientOffer(f)
 	join := `{"type":"join","room":"fuzz","name":"n"}`
 	frames := func(fs ...string) []byte { return []byte(joinFrames(fs...)) }
 	f.Add(frames(join, mustJSON(f, protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer})))
@@ -71,29 +70,4 @@ func joinFrames(frames ...string) string {
 func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	return string(protocol.Encode(v))
-}
-
-// clientOfferSDP is a pion client's offer to send video and receive audio.
-func clientOfferSDP(t testing.TB) string {
-	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = pc.Close() }()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return offer.SDP
 }

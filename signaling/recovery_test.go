@@ -12,6 +12,7 @@ import (
 
 	"github.com/confab/confab/internal/client"
 	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/internal/sdptest"
 	"github.com/confab/confab/internal/testserver"
 )
 
@@ -89,7 +90,7 @@ func TestStuckOfferRemoves(t *testing.T) {
 	joined := c.join("stuck", "ann")
 	other.expect(protocol.TypeParticipantJoined)
 
-	offer := clientOfferSDP(t) // sends VP8, with RTX
+	offer := sdptest.ClientOffer(t) // sends VP8, with RTX
 	var planB []string
 	for _, line := range strings.Split(offer, "\r\n") {
 		if !strings.HasPrefix(line, "a=ssrc-group:FID") {
@@ -108,7 +109,7 @@ func TestStuckOfferRemoves(t *testing.T) {
 	}
 
 	c.join("stuck", "ann")
-	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: clientOfferSDP(t)})
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: sdptest.ClientOffer(t)})
 	c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
 }
 
