@@ -15,8 +15,8 @@ import (
 // comes from an address not yet known to be the peer's is left to pion.
 func TestControlRateBound(t *testing.T) {
 	rx := newDirectReceiver(slog.New(slog.DiscardHandler), nil)
-	var now time.Duration
-	rx.clock = func() time.Duration { return now }
+	var now time.Duration // since rx's epoch, when its bucket started
+	rx.clock = func() time.Time { return rx.epoch.Add(now) }
 	rr, err := (&rtcp.ReceiverReport{SSRC: 1}).Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -93,7 +93,7 @@ func (a *API) NewPeer(id string, log *slog.Logger, handler PeerHandler) (*Peer, 
 		index = &a.sockets.index
 	}
 	rx := newDirectReceiver(log, index)
-	budget := newPublishBudget(a.maxPublish)
+	budget := newPublishBudget(a.maxPublish, time.Now())
 	pc, err := a.peerAPI(secrets, rx).NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
@@ -438,15 +438,12 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 			d.track.RequestKeyframe()
 		}
 		for _, pkt := range pkts {
+			var reports []rtcp.ReceptionReport
 			switch pkt := pkt.(type) {
 			case *rtcp.ReceiverReport:
-				if r, ok := roundTrip(pkt.Reports, ssrc, time.Now()); ok {
-					rtt = r
-				}
+				reports = pkt.Reports
 			case *rtcp.SenderReport:
-				if r, ok := roundTrip(pkt.Reports, ssrc, time.Now()); ok {
-					rtt = r
-				}
+				reports = pkt.Reports
 			case *rtcp.TransportLayerNack:
 				if pkt.MediaSSRC != ssrc {
 					continue
@@ -456,6 +453,9 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, d *DownTrack) {
 				}
 				lim.rtt = rtt
 				d.retransmit(pkt, scratch, out, lim)
+			}
+			if r, ok := roundTrip(reports, ssrc, time.Now()); ok {
+				rtt = r
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package sfu
 import (
 	"sync"
 	"time"
+
+	"github.com/confab/confab/internal/tokenbucket"
 )
 
 // publishBudget caps the RTP one participant sends the server, all its
@@ -18,42 +20,29 @@ import (
 // The tracks' forwarders share the budget, each taking it once per packet
 // for a few arithmetic operations; no write happens under the lock.
 type publishBudget struct {
-	rate, burst float64 // bytes per second, bytes
-
 	mu     sync.Mutex
-	tokens float64
-	at     time.Time // when tokens was last earned
+	bucket tokenbucket.Bucket
 }
 
-// newPublishBudget returns the budget of a participant capped at
-// bitsPerSecond, or nil (no cap) when it is 0.
-func newPublishBudget(bitsPerSecond int64) *publishBudget {
+// newPublishBudget returns the budget, starting full at now, of a
+// participant capped at bitsPerSecond, or nil (no cap) when it is 0.
+func newPublishBudget(bitsPerSecond int64, now time.Time) *publishBudget {
 	if bitsPerSecond <= 0 {
 		return nil
 	}
 	rate := float64(bitsPerSecond) / 8
-	return &publishBudget{rate: rate, burst: rate, tokens: rate}
+	return &publishBudget{bucket: tokenbucket.New(rate, rate, now)}
 }
 
 // allow spends n bytes received at now, and reports false when the budget
-// does not hold them. A nil budget allows everything.
+// does not hold them. A nil budget allows everything. Tracks read the clock
+// before taking the lock, so now may be a little behind the last one: it
+// then earns nothing.
 func (b *publishBudget) allow(n int, now time.Time) bool {
 	if b == nil {
 		return true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.at.IsZero() {
-		b.at = now
-	} else if dt := now.Sub(b.at); dt > 0 {
-		// Tracks read the clock before taking the lock, so now may be a
-		// little behind the last one: it then earns nothing.
-		b.tokens = min(b.burst, b.tokens+dt.Seconds()*b.rate)
-		b.at = now
-	}
-	if b.tokens < float64(n) {
-		return false
-	}
-	b.tokens -= float64(n)
-	return true
+	return b.bucket.Take(float64(n), now)
 }

@@ -10,11 +10,11 @@ import (
 // than a second of it, and is not fooled by a clock read a little earlier
 // by another track; no cap allows everything.
 func TestPublishBudget(t *testing.T) {
-	if b := newPublishBudget(0); b != nil || !b.allow(1<<30, time.Now()) {
+	if b := newPublishBudget(0, time.Now()); b != nil || !b.allow(1<<30, time.Now()) {
 		t.Fatal("no cap refused a packet")
 	}
-	b := newPublishBudget(8_000_000) // 1 MB/s
 	start := time.Unix(1e9, 0)
+	b := newPublishBudget(8_000_000, start) // 1 MB/s
 	n := 0
 	for b.allow(1000, start) {
 		n++

@@ -21,6 +21,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
+
+	"github.com/confab/confab/internal/tokenbucket"
 )
 
 // Direct receiving. pion hands a publisher's packet through five
@@ -174,15 +176,13 @@ type directReceiver struct {
 	fbMu     sync.Mutex
 	epoch    time.Time
 
-	// controlTokens and controlAt are the bucket of the bound on what is
-	// not RTP, and when it was last filled (since epoch), under mu;
+	// control is the bucket of the bound on what is not RTP, under mu;
 	// subscribed is the number of streams the peer receives (its bound
-	// grows with them and with its own streams); clock reads the time
-	// since epoch (tests stop it).
-	controlTokens float64
-	controlAt     time.Duration
-	subscribed    atomic.Int64
-	clock         func() time.Duration
+	// grows with them and with its own streams); clock, when set, reads the
+	// time instead of time.Now (tests stop it).
+	control    tokenbucket.Bucket
+	subscribed atomic.Int64
+	clock      func() time.Time
 
 	// received counts packets decrypted directly; dropped, packets dropped
 	// because their stream's queue was full; failed, packets that did not
@@ -194,9 +194,11 @@ type directReceiver struct {
 
 func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
 	ssrc := randomSSRC()
+	now := time.Now()
 	return &directReceiver{
 		log: log, index: index, streams: make(map[uint32]*rxStream), closing: make(chan struct{}),
-		ssrc: ssrc, feedback: twcc.NewRecorder(ssrc), epoch: time.Now(), controlTokens: controlRate,
+		ssrc: ssrc, feedback: twcc.NewRecorder(ssrc), epoch: now,
+		control: tokenbucket.New(controlRate, controlRate, now),
 	}
 }
 
@@ -445,24 +447,15 @@ func (r *directReceiver) controlBound() float64 {
 
 // allowControl spends one datagram of the peer's bound on what is not RTP.
 func (r *directReceiver) allowControl() bool {
-	var now time.Duration
+	now := time.Now()
 	if r.clock != nil {
 		now = r.clock()
-	} else {
-		now = time.Since(r.epoch)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if dt := now - r.controlAt; dt > 0 {
-		bound := r.controlBound()
-		r.controlTokens = min(bound, r.controlTokens+dt.Seconds()*bound)
-		r.controlAt = now
-	}
-	if r.controlTokens < 1 {
-		return false
-	}
-	r.controlTokens--
-	return true
+	bound := r.controlBound()
+	r.control.Rate, r.control.Burst = bound, bound
+	return r.control.Take(1, now)
 }
 
 // close ends the pumps' waits and joins them; pion's streams must be closed

@@ -22,6 +22,7 @@ import (
 	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/metrics"
 	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/internal/tokenbucket"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
 	"github.com/confab/confab/web"
@@ -230,7 +231,7 @@ func (s *Server) serveConn(c *websocket.Conn) {
 // the socket fails or closes. It returns the session the connection belongs
 // to at the end: a resume hands the connection to another session.
 func (s *Server) readLoop(conn *wsConn, sess *session) *session {
-	limiter := newTokenBucket(s.opts.RateLimit, s.opts.RateBurst, time.Now())
+	limiter := tokenbucket.New(s.opts.RateLimit, float64(s.opts.RateBurst), time.Now())
 	var lastLimited time.Time
 	for {
 		kind, data, err := conn.readFrame()
@@ -241,7 +242,7 @@ func (s *Server) readLoop(conn *wsConn, sess *session) *session {
 			return sess
 		}
 		now := time.Now()
-		if !limiter.allow(now) {
+		if !limiter.Take(1, now) {
 			// One error per second at most: the answer to a flood must not
 			// become a flood.
 			if now.Sub(lastLimited) >= time.Second {

@@ -1,10 +1,45 @@
-package signaling
+package tokenbucket
 
 import (
 	"testing"
 	"time"
 )
 
+// TestBucket: a bucket starts full, refuses what it does not hold without
+// taking any of it, earns its rate up to its burst, earns nothing from a
+// clock reading that is not later than the last, and earns at a rate
+// changed between calls.
+func TestBucket(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	b := New(10, 5, t0)
+	for i := range 5 {
+		if !b.Take(1, t0) {
+			t.Fatalf("take %d of a full bucket of 5 refused", i+1)
+		}
+	}
+	if b.Take(1, t0) || b.Take(1, t0.Add(-time.Second)) {
+		t.Fatal("an empty bucket gave a token")
+	}
+	if !b.Take(1, t0.Add(100*time.Millisecond)) || b.Take(1, t0.Add(100*time.Millisecond)) {
+		t.Fatal("100 ms at 10 a second should earn exactly one token")
+	}
+	if b.Take(3, t0.Add(300*time.Millisecond)) {
+		t.Fatal("took 3 tokens from a bucket of 2")
+	}
+	if !b.Take(2, t0.Add(300*time.Millisecond)) {
+		t.Fatal("a refused take spent tokens")
+	}
+	if !b.Take(5, t0.Add(time.Hour)) || b.Take(1, t0.Add(time.Hour)) {
+		t.Fatal("an hour idle should fill the bucket to its burst, no more")
+	}
+	b.Rate, b.Burst = 100, 100
+	if !b.Take(10, t0.Add(time.Hour+100*time.Millisecond)) || b.Take(1, t0.Add(time.Hour+100*time.Millisecond)) {
+		t.Fatal("100 ms at a new rate of 100 a second should earn 10 tokens")
+	}
+}
+
+// TestTokenBucket: one token at a time, as the signaling rate limit takes
+// them (moved here from package signaling with the bucket).
 func TestTokenBucket(t *testing.T) {
 	t0 := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	const ms = time.Millisecond
@@ -67,9 +102,9 @@ func TestTokenBucket(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newTokenBucket(tc.rate, tc.burst, t0)
+			b := New(tc.rate, float64(tc.burst), t0)
 			for i, tr := range tc.tries {
-				if got := b.allow(t0.Add(tr.at)); got != tr.want {
+				if got := b.Take(1, t0.Add(tr.at)); got != tr.want {
 					t.Fatalf("try %d at +%v: allow = %v, want %v (tokens %.3f)", i, tr.at, got, tr.want, b.tokens)
 				}
 			}
@@ -85,11 +120,11 @@ func TestTokenBucketLongRun(t *testing.T) {
 		rate  = 20.0
 		burst = 10
 	)
-	b := newTokenBucket(rate, burst, t0)
+	b := New(rate, burst, t0)
 	allowed := 0
 	step := time.Second / 40 // 40 attempts per second
 	for now := t0; now.Before(t0.Add(time.Minute)); now = now.Add(step) {
-		if b.allow(now) {
+		if b.Take(1, now) {
 			allowed++
 		}
 	}
