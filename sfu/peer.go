@@ -207,6 +207,12 @@ func (p *Peer) Answer(offer string) (string, error) {
 	if err := checkRemoteSDP(offer, true); err != nil {
 		return "", fmt.Errorf("check offer: %w", err)
 	}
+	return p.answer(offer)
+}
+
+// answer is Answer without the check. Should pion still refuse a checked
+// offer after taking it, the error wraps ErrPeerStuck.
+func (p *Peer) answer(offer string) (string, error) {
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", p.answerFailed("apply offer", err)
 	}

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,9 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // from the first; the payload types, RTX associations and header extension
 // maps of audio and video sections (rejected ones too) must parse. Some
 // checks are stricter than pion: credentials and a fingerprint for every section in use, no
-// mid twice, and every candidate well-formed.
+// mid twice, and every candidate well-formed. An offer that sends more
+// than one stream in a media section (Plan B, which pion v4.2.20 takes and
+// then cannot answer) is refused too.
 func checkRemoteSDP(raw string, offer bool) error {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
@@ -52,6 +55,9 @@ func checkRemoteSDP(raw string, offer bool) error {
 		// ones (and bundle-only ones, which have port 0) too.
 		if err := checkMediaFormats(m); err != nil {
 			return fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
+		}
+		if n := sendStreams(m); offer && n > 1 {
+			return fmt.Errorf("%w: media section %d (mid %q) sends %d streams: this is Plan B; the server speaks Unified Plan, one stream per media section", ErrBadSDP, i, mid, n)
 		}
 		if rejected {
 			continue
@@ -192,4 +198,66 @@ func checkMediaFormats(m *sdp.MediaDescription) error {
 		}
 	}
 	return nil
+}
+
+// sendStreams counts the streams an audio or video section that may send
+// declares, as pion counts them to tell Plan B: its a=ssrc lines, in order,
+// less the repair flows (RTX, FEC) that an FID or FEC-FR group has named
+// before (a group also removes its repair flow counted before it); a
+// section with rids and an msid is one simulcast stream. Sections that do
+// not send (recvonly, inactive) or have no mid declare none.
+func sendStreams(m *sdp.MediaDescription) int {
+	kind := m.MediaName.Media
+	if !strings.EqualFold(kind, "audio") && !strings.EqualFold(kind, "video") {
+		return 0
+	}
+	if _, ok := m.Attribute(sdp.AttrKeyRecvOnly); ok {
+		return 0
+	}
+	if _, ok := m.Attribute(sdp.AttrKeyInactive); ok {
+		return 0
+	}
+	if mid, _ := m.Attribute(sdp.AttrKeyMID); mid == "" {
+		return 0
+	}
+	var streams []uint64
+	repairs := make(map[uint64]bool)
+	named, rids := false, false
+	for _, a := range m.Attributes {
+		fields := strings.Split(a.Value, " ")
+		switch a.Key {
+		case sdp.AttrKeySSRCGroup:
+			if len(fields) != 3 || fields[0] != "FID" && fields[0] != "FEC-FR" {
+				continue
+			}
+			_, errBase := strconv.ParseUint(fields[1], 10, 32)
+			repair, err := strconv.ParseUint(fields[2], 10, 32)
+			if errBase != nil || err != nil {
+				continue
+			}
+			repairs[repair] = true
+			streams = slices.DeleteFunc(streams, func(s uint64) bool { return s == repair })
+		case sdp.AttrKeyMsid:
+			if len(fields) == 2 {
+				named = fields[0] != "" && fields[1] != ""
+			}
+		case sdp.AttrKeySSRC:
+			ssrc, err := strconv.ParseUint(fields[0], 10, 32)
+			if err != nil || repairs[ssrc] {
+				continue
+			}
+			if len(fields) == 3 && strings.HasPrefix(fields[1], "msid:") {
+				named = fields[1] != "msid:" && fields[2] != ""
+			}
+			if !slices.Contains(streams, ssrc) {
+				streams = append(streams, ssrc)
+			}
+		case "rid":
+			rids = true
+		}
+	}
+	if rids && named {
+		return 1
+	}
+	return len(streams)
 }

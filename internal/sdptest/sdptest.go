@@ -3,6 +3,8 @@
 package sdptest
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pion/webrtc/v4"
@@ -35,4 +37,20 @@ func ClientOffer(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return offer.SDP
+}
+
+// PlanB returns offer, a ClientOffer, with its a=ssrc-group:FID line cut:
+// its sending video section then declares two streams (the video's SSRC and
+// what was its RTX repair flow), which is how Plan B sends two tracks in one
+// media section.
+func PlanB(t testing.TB, offer string) string {
+	t.Helper()
+	lines := strings.Split(offer, "\r\n")
+	kept := slices.DeleteFunc(slices.Clone(lines), func(line string) bool {
+		return strings.HasPrefix(line, "a=ssrc-group:FID")
+	})
+	if len(kept) == len(lines) {
+		t.Fatal("sdptest: the offer has no RTX pairing to cut")
+	}
+	return strings.Join(kept, "\r\n")
 }
