@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -20,10 +19,7 @@ import (
 // Answer would report with ErrPeerStuck) fails the target.
 func FuzzPeerAnswer(f *testing.F) {
 	defer goleak.VerifyNone(f)
-	api, err := NewAPI(Config{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
-	if err != nil {
-		f.Fatal(err)
-	}
+	api := loopbackAPI(f)
 	defer api.Close()
 	good := sdptest.ClientOffer(f)
 	f.Add(good)

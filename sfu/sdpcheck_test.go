@@ -56,10 +56,7 @@ func TestSendStreams(t *testing.T) {
 // Answer says so with ErrPeerStuck.
 func TestPlanBOfferRefused(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	api, err := NewAPI(Config{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := loopbackAPI(t)
 	defer api.Close()
 	good := sdptest.ClientOffer(t)
 	planB := sdptest.PlanB(t, good)
@@ -87,4 +84,15 @@ func TestPlanBOfferRefused(t *testing.T) {
 	if state := unchecked.pc.SignalingState(); state != webrtc.SignalingStateHaveRemoteOffer {
 		t.Fatalf("unchecked peer is %s, want have-remote-offer", state)
 	}
+}
+
+// loopbackAPI returns an API on 127.0.0.1 for tests, to Close when done
+// (before any goleak check).
+func loopbackAPI(tb testing.TB) *API {
+	tb.Helper()
+	api, err := NewAPI(Config{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return api
 }
