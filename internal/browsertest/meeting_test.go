@@ -134,6 +134,14 @@ func TestBrowserMeeting(t *testing.T) {
 		t.Errorf("server received %d of %d packets on the direct path, %d failed to decrypt",
 			st.DirectPacketsIn, st.PacketsIn, st.DirectDecryptFailures)
 	}
+	// Chromium and the server agree on AEAD_AES_128_GCM, the SRTP profile
+	// the server prefers: the direct paths' own sealing and opening, and
+	// about a sixth of AES-CM-HMAC's cost per packet.
+	var ciphers []string
+	tabs[0].MustEval(`confab.pc.getStats().then(r => [...r.values()].filter(s => s.type === 'transport').map(s => s.srtpCipher))`, &ciphers)
+	if len(ciphers) != 1 || ciphers[0] != "SRTP_AEAD_AES_128_GCM" {
+		t.Errorf("Chromium's SRTP cipher: %v, want [SRTP_AEAD_AES_128_GCM]", ciphers)
+	}
 	// Chromium takes the RTCP the server seals and sends itself: it
 	// measures its round-trip time from the server's receiver reports,
 	// which answer its sender reports.
