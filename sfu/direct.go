@@ -86,6 +86,9 @@ type mediaSockets struct {
 	conns []*mediaSocket
 	// index finds direct receivers by SSRC for every socket (receive.go).
 	index ssrcIndex
+	// ufrags finds peers by local ICE ufrag for every socket
+	// (candidates.go).
+	ufrags ufragIndex
 }
 
 func newMediaSockets(log *slog.Logger) (*mediaSockets, error) {
@@ -112,6 +115,7 @@ func (m *mediaSockets) ListenUDP(network string, addr *net.UDPAddr) (transport.U
 	}
 	sock := &mediaSocket{conn: u, raw: raw, log: m.log}
 	sock.rx.index = &m.index
+	sock.rx.ufrags = &m.ufrags
 	m.mu.Lock()
 	m.conns = append(m.conns, sock)
 	m.mu.Unlock()

@@ -18,5 +18,9 @@ var (
 	// peer's owner should replace a stuck peer.
 	ErrPeerStuck = errors.New("sfu: the offer left the peer unable to negotiate")
 
+	// ErrTooManyCandidates is returned by Peer.AddCandidate for a candidate
+	// past MaxRemoteCandidates.
+	ErrTooManyCandidates = errors.New("sfu: too many ICE candidates")
+
 	errPacketTooLarge = errors.New("sfu: packet too large")
 )

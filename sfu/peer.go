@@ -63,6 +63,14 @@ type Peer struct {
 	// budget caps what the peer publishes, its tracks together (nil: no
 	// cap).
 	budget *publishBudget
+	// candidates counts the remote ICE candidates of the current ICE
+	// session, to bound them (MaxRemoteCandidates); candidatesLogged is
+	// set once checks from addresses past the bound were logged.
+	candidates       remoteCandidates
+	candidatesLogged atomic.Bool
+	// localUfrag is the ICE ufrag the peer is known by in the media
+	// sockets' ufrag index, under mu.
+	localUfrag string
 
 	// rtcpOut seals the RTCP loop's packets for the direct route.
 	rtcpOut directRTCP
@@ -204,10 +212,17 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 // would reject half-way (it cannot roll back) is refused before it is applied,
 // so the peer stays usable.
 func (p *Peer) Answer(offer string) (string, error) {
-	if err := checkRemoteSDP(offer, true); err != nil {
+	remote, err := checkRemoteSDP(offer, true)
+	if err != nil {
 		return "", fmt.Errorf("check offer: %w", err)
 	}
-	return p.answer(offer)
+	answer, err := p.answer(offer)
+	if err != nil {
+		return "", err
+	}
+	p.candidates.applied(remote.ufrag, remote.candidates)
+	p.registerUfrag()
+	return answer, nil
 }
 
 // answer is Answer without the check. Should pion still refuse a checked
@@ -245,12 +260,14 @@ func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		return false, ErrNoNegotiation
 	}
-	if err := checkRemoteSDP(answer, false); err != nil {
+	remote, err := checkRemoteSDP(answer, false)
+	if err != nil {
 		return true, fmt.Errorf("check answer: %w", err)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer, fmt.Errorf("apply answer: %w", err)
 	}
+	p.candidates.applied(remote.ufrag, remote.candidates)
 	return false, nil
 }
 
@@ -271,8 +288,13 @@ func (p *Peer) Renegotiate() {
 	p.dirty = true
 }
 
-// AddCandidate adds a remote ICE candidate.
+// AddCandidate adds a remote ICE candidate. Past MaxRemoteCandidates
+// distinct ones in an ICE session, it refuses them with
+// ErrTooManyCandidates.
 func (p *Peer) AddCandidate(c webrtc.ICECandidateInit) error {
+	if err := p.candidates.admit(c.Candidate); err != nil {
+		return err
+	}
 	if err := p.pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("add candidate: %w", err)
 	}
@@ -506,6 +528,7 @@ func (p *Peer) Close() error {
 	p.mu.Unlock()
 
 	err := p.pc.Close()
+	p.unregisterUfrag()
 	// Closed, the connection gives updateRoute no route to map again.
 	p.routeMu.Lock()
 	p.owner.sockets.forget(p.rx)

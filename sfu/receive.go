@@ -477,9 +477,14 @@ func (f receiverFactory) NewInterceptor(string) (interceptor.Interceptor, error)
 // not in the map is tried on the receiver whose stream has its SSRC
 // (index), and if it decrypts, its address is added to the map. A peer's
 // addresses stay until it loses its route or leaves (forget).
+//
+// Connectivity checks from addresses with no route go through the ufrag
+// index, which bounds the addresses a peer's checks may come from
+// (MaxRemoteCandidates).
 type receivers struct {
-	addrs cowMap[netip.AddrPort, *directReceiver]
-	index *ssrcIndex
+	addrs  cowMap[netip.AddrPort, *directReceiver]
+	index  *ssrcIndex
+	ufrags *ufragIndex
 }
 
 // lookup finds the receiver of datagrams from addr.
@@ -499,11 +504,11 @@ func (rs *receivers) take(pkt []byte, addr netip.AddrPort) bool {
 	if r := rs.lookup(addr); r != nil {
 		return r.receive(pkt, false)
 	}
-	if rs.index == nil {
-		return false
-	}
 	ssrc, ok := rtpSSRC(pkt)
 	if !ok {
+		return rs.ufrags != nil && !admitCheck(rs.ufrags, pkt, addr)
+	}
+	if rs.index == nil {
 		return false
 	}
 	r, _ := rs.index.get(ssrc)

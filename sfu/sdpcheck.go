@@ -29,14 +29,19 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // mid twice, and every candidate well-formed. An offer that sends more
 // than one stream in a media section (Plan B, which pion v4.2.20 takes and
 // then cannot answer) is refused too.
-func checkRemoteSDP(raw string, offer bool) error {
+//
+// It returns what the peer keeps of an accepted description: its ICE ufrag
+// and candidates.
+func checkRemoteSDP(raw string, offer bool) (remoteICE, error) {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return remoteICE{}, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	if len(desc.MediaDescriptions) == 0 {
-		return fmt.Errorf("%w: no media section (add a transceiver or a data channel)", ErrBadSDP)
+		return remoteICE{}, fmt.Errorf("%w: no media section (add a transceiver or a data channel)", ErrBadSDP)
 	}
+	var remote remoteICE
+	distinct := make(map[string]struct{})
 	sessionUfrag, _ := desc.Attribute("ice-ufrag")
 	sessionPwd, _ := desc.Attribute("ice-pwd")
 	_, sessionFingerprint := desc.Attribute("fingerprint")
@@ -45,19 +50,28 @@ func checkRemoteSDP(raw string, offer bool) error {
 		rejected := m.MediaName.Port.Value == 0
 		mid, _ := m.Attribute(sdp.AttrKeyMID)
 		if mid == "" && (offer || !rejected) {
-			return fmt.Errorf("%w: media section %d has no mid", ErrBadSDP, i)
+			return remoteICE{}, fmt.Errorf("%w: media section %d has no mid", ErrBadSDP, i)
 		}
 		if mid != "" && mids[mid] {
-			return fmt.Errorf("%w: media section %d: mid %q is used twice", ErrBadSDP, i, mid)
+			return remoteICE{}, fmt.Errorf("%w: media section %d: mid %q is used twice", ErrBadSDP, i, mid)
 		}
 		mids[mid] = true
 		// pion reads the codecs of every audio and video section, rejected
 		// ones (and bundle-only ones, which have port 0) too.
 		if err := checkMediaFormats(m); err != nil {
-			return fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
+			return remoteICE{}, fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
 		}
 		if n := sendStreams(m); offer && n > 1 {
-			return fmt.Errorf("%w: media section %d (mid %q) sends %d streams: this is Plan B; the server speaks Unified Plan, one stream per media section", ErrBadSDP, i, mid, n)
+			return remoteICE{}, fmt.Errorf("%w: media section %d (mid %q) sends %d streams: this is Plan B; the server speaks Unified Plan, one stream per media section", ErrBadSDP, i, mid, n)
+		}
+		for _, a := range m.Attributes {
+			if a.Key == "candidate" {
+				distinct[candidateKey(a.Value)] = struct{}{}
+				remote.candidates = append(remote.candidates, a.Value)
+			}
+		}
+		if len(distinct) > MaxRemoteCandidates {
+			return remoteICE{}, fmt.Errorf("%w: more than %d ICE candidates", ErrBadSDP, MaxRemoteCandidates)
 		}
 		if rejected {
 			continue
@@ -71,28 +85,41 @@ func checkRemoteSDP(raw string, offer bool) error {
 			pwd = sessionPwd
 		}
 		if ufrag == "" || pwd == "" {
-			return fmt.Errorf("%w: media section %d has no ICE credentials", ErrBadSDP, i)
+			return remoteICE{}, fmt.Errorf("%w: media section %d has no ICE credentials", ErrBadSDP, i)
 		}
 		if _, ok := m.Attribute("fingerprint"); !ok && !sessionFingerprint {
-			return fmt.Errorf("%w: media section %d has no DTLS fingerprint", ErrBadSDP, i)
+			return remoteICE{}, fmt.Errorf("%w: media section %d has no DTLS fingerprint", ErrBadSDP, i)
 		}
 		for _, a := range m.Attributes {
 			if a.Key != "candidate" {
 				continue
 			}
 			if _, err := ice.UnmarshalCandidate(strings.TrimSpace(a.Value)); err != nil {
-				return fmt.Errorf("%w: media section %d: candidate %q: %v", ErrBadSDP, i, a.Value, err)
+				return remoteICE{}, fmt.Errorf("%w: media section %d: candidate %q: %v", ErrBadSDP, i, a.Value, err)
 			}
 		}
 	}
-	return checkTransportSection(&desc)
+	ufrag, err := checkTransportSection(&desc)
+	if err != nil {
+		return remoteICE{}, err
+	}
+	remote.ufrag = ufrag
+	return remote, nil
+}
+
+// remoteICE is what a peer keeps of a remote description: the ICE ufrag of
+// its transport and its candidates.
+type remoteICE struct {
+	ufrag      string
+	candidates []string
 }
 
 // checkTransportSection checks the ICE credentials and the fingerprint where
 // pion looks for them: the session's, else those of the media section the
 // BUNDLE group names first (with a group), or the first section's (for the
 // credentials) and the first section's that has one (for the fingerprint).
-func checkTransportSection(desc *sdp.SessionDescription) error {
+// It returns the transport's ufrag.
+func checkTransportSection(desc *sdp.SessionDescription) (ufrag string, err error) {
 	var bundled *sdp.MediaDescription
 	group, _ := desc.Attribute(sdp.AttrKeyGroup)
 	bundleID := ""
@@ -112,7 +139,7 @@ func checkTransportSection(desc *sdp.SessionDescription) error {
 		transport = desc.MediaDescriptions[0]
 	}
 
-	ufrag, _ := desc.Attribute("ice-ufrag")
+	ufrag, _ = desc.Attribute("ice-ufrag")
 	pwd, _ := desc.Attribute("ice-pwd")
 	if ufrag == "" && transport != nil {
 		if u, _ := transport.Attribute("ice-ufrag"); u != "" {
@@ -122,9 +149,9 @@ func checkTransportSection(desc *sdp.SessionDescription) error {
 	}
 	if ufrag == "" || pwd == "" {
 		if bundleID != "" && bundled == nil {
-			return fmt.Errorf("%w: the BUNDLE group names mid %q, which no media section has, and the session has no ICE credentials", ErrBadSDP, bundleID)
+			return "", fmt.Errorf("%w: the BUNDLE group names mid %q, which no media section has, and the session has no ICE credentials", ErrBadSDP, bundleID)
 		}
-		return fmt.Errorf("%w: no ICE credentials where the transport's are taken from", ErrBadSDP)
+		return "", fmt.Errorf("%w: no ICE credentials where the transport's are taken from", ErrBadSDP)
 	}
 
 	fingerprint, _ := desc.Attribute("fingerprint")
@@ -143,12 +170,12 @@ func checkTransportSection(desc *sdp.SessionDescription) error {
 		}
 	}
 	if fingerprint == "" {
-		return fmt.Errorf("%w: no DTLS fingerprint where the transport's is taken from", ErrBadSDP)
+		return "", fmt.Errorf("%w: no DTLS fingerprint where the transport's is taken from", ErrBadSDP)
 	}
 	if len(strings.Split(fingerprint, " ")) != 2 {
-		return fmt.Errorf("%w: fingerprint %q is not a hash function and a value", ErrBadSDP, fingerprint)
+		return "", fmt.Errorf("%w: fingerprint %q is not a hash function and a value", ErrBadSDP, fingerprint)
 	}
-	return nil
+	return ufrag, nil
 }
 
 // checkMediaFormats checks what pion parses of an audio or video section

@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,7 +9,9 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/internal/sdptest"
 	"github.com/confab/confab/internal/testserver"
+	"github.com/confab/confab/sfu"
 	"github.com/confab/confab/signaling"
 )
 
@@ -178,6 +181,51 @@ func TestRateLimited(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestCandidateFlood: a client that trickles more ICE candidates than its
+// peer takes in an ICE session (sfu.MaxRemoteCandidates) gets
+// negotiation-failed for each one past the bound, and its session goes on.
+func TestCandidateFlood(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
+		o.RateLimit, o.RateBurst = 1000, 1000
+	}})
+	c := dialRaw(t, srv.URL)
+	c.join("candidates", "ann")
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: sdptest.ClientOffer(t)})
+	c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
+	const sent = sfu.MaxRemoteCandidates + 20
+	for i := range sent {
+		c.sendJSON(map[string]any{"type": "candidate", "candidate": map[string]any{
+			"candidate": fmt.Sprintf("candidate:%d 1 udp 2130706431 127.0.0.1 %d typ host", i, 20000+i),
+			"sdpMid":    "0",
+		}})
+	}
+	// The session goes on: a chat message comes back (errors and chat may
+	// arrive in either order).
+	c.send(`{"type":"chat","text":"still here"}`)
+	refused, chatted := 0, false
+	for !chatted || refused < sent-sfu.MaxRemoteCandidates {
+		m, err := c.next()
+		if err != nil {
+			t.Fatalf("after %d refusals (chat back: %v): %v", refused, chatted, err)
+		}
+		switch m.str("type") {
+		case protocol.TypeChat:
+			chatted = true
+		case protocol.TypeError:
+			if m.str("code") != string(protocol.CodeNegotiationFailed) || !strings.Contains(m.str("message"), "too many ICE candidates") {
+				t.Fatalf("error %v", m)
+			}
+			refused++
+		}
+	}
+	// No more than those: the candidate within the bound sent again is taken.
+	c.sendJSON(map[string]any{"type": "candidate", "candidate": map[string]any{
+		"candidate": "candidate:0 1 udp 2130706431 127.0.0.1 20000 typ host", "sdpMid": "0",
+	}})
+	c.send(`{"type":"chat","text":"again"}`)
+	c.expect(protocol.TypeChat, protocol.TypeOffer, protocol.TypeCandidate)
 }
 
 func TestSilentClientIsDropped(t *testing.T) {

@@ -24,6 +24,9 @@ type negotiation struct {
 	answered bool
 	// outstanding is set while a server offer waits for its answer.
 	outstanding bool
+	// tooManyCandidates is set once the peer refused a candidate past its
+	// bound, which is logged once.
+	tooManyCandidates bool
 }
 
 func (s *session) handleOffer(sdp string) {
@@ -99,20 +102,30 @@ func (s *session) handleCandidate(c *protocol.ICECandidate) {
 		s.pending = append(s.pending, init)
 		return
 	}
-	if err := s.peer.AddCandidate(init); err != nil {
-		s.log.Debug("client candidate rejected", "err", err)
-		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
-	}
+	s.addCandidate(init)
 }
 
 func (s *session) flushCandidates() {
 	for _, c := range s.pending {
-		if err := s.peer.AddCandidate(c); err != nil {
-			s.log.Debug("buffered client candidate rejected", "err", err)
-			s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
-		}
+		s.addCandidate(c)
 	}
 	s.pending = nil
+}
+
+// addCandidate gives c to the peer, and the client negotiation-failed if
+// the peer refuses it.
+func (s *session) addCandidate(c webrtc.ICECandidateInit) {
+	err := s.peer.AddCandidate(c)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, sfu.ErrTooManyCandidates) && !s.neg.tooManyCandidates {
+		s.neg.tooManyCandidates = true
+		s.log.Warn("client sends too many ICE candidates; refusing the rest", "err", err)
+	} else {
+		s.log.Debug("client candidate rejected", "err", err)
+	}
+	s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not add your candidate: %v", err))
 }
 
 // scheduleOffer arms the offer timer when the client's subscriptions changed and

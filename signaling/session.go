@@ -16,8 +16,9 @@ import (
 	"github.com/confab/confab/sfu"
 )
 
-// maxPendingCandidates bounds the client candidates kept until its first offer.
-const maxPendingCandidates = 64
+// maxPendingCandidates bounds the client candidates kept until its first
+// offer: as many as its peer takes in an ICE session.
+const maxPendingCandidates = sfu.MaxRemoteCandidates
 
 // session is one client's participant: its room membership, its peer
 // connection and the negotiation with its client. Only run touches its fields;

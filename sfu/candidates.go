@@ -1,0 +1,180 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+)
+
+// MaxRemoteCandidates bounds the distinct remote ICE candidates a peer
+// takes in one ICE session (one remote ufrag): those in the remote
+// descriptions and those trickled. pion pairs every remote candidate with
+// every local one, checks each new one against all it has (work that grows
+// with the square of their number), and starts a goroutine per trickled
+// candidate; 20 000 candidates made 12 000 goroutines and 28 MiB of heap in
+// one peer. Browsers send a few per network interface, rarely more than 20.
+//
+// The bound also covers the addresses a peer's connectivity checks come
+// from: pion takes each new one as a peer-reflexive candidate. On Linux,
+// where the server reads its media sockets itself, a binding request from
+// an address past the bound is dropped before pion sees it.
+const MaxRemoteCandidates = 64
+
+// remoteCandidates counts the distinct remote candidates of a peer's ICE
+// session. A candidate is known by its attribute text without the
+// "candidate:" prefix (the same candidate sent twice counts once).
+type remoteCandidates struct {
+	mu    sync.Mutex
+	ufrag string
+	seen  map[string]struct{}
+}
+
+// candidateKey is the key under which cand, an a=candidate value or a
+// trickled candidate string, is counted.
+func candidateKey(cand string) string {
+	return strings.TrimPrefix(strings.TrimSpace(cand), "candidate:")
+}
+
+// applied records the remote description just applied, with its ICE ufrag
+// and candidates: a new ufrag (an ICE restart) starts a new count, the same
+// one adds them to it.
+func (rc *remoteCandidates) applied(ufrag string, cands []string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.seen == nil || ufrag != rc.ufrag {
+		rc.ufrag, rc.seen = ufrag, make(map[string]struct{}, len(cands))
+	}
+	for _, c := range cands {
+		rc.seen[candidateKey(c)] = struct{}{}
+	}
+}
+
+// admit counts cand and reports whether it is within MaxRemoteCandidates.
+func (rc *remoteCandidates) admit(cand string) error {
+	key := candidateKey(cand)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.seen == nil {
+		rc.seen = make(map[string]struct{})
+	}
+	if _, ok := rc.seen[key]; ok {
+		return nil
+	}
+	if len(rc.seen) >= MaxRemoteCandidates {
+		return fmt.Errorf("%w: at most %d per ICE session", ErrTooManyCandidates, MaxRemoteCandidates)
+	}
+	rc.seen[key] = struct{}{}
+	return nil
+}
+
+// ufragIndex maps the local ICE ufrags of the peers to them, for the media
+// sockets' reader to find whose connectivity check a datagram is.
+type ufragIndex = cowMap[string, *Peer]
+
+// stunBindingUsername returns the USERNAME attribute of pkt when pkt is a
+// STUN binding request (RFC 8489: a 20-byte header with the magic cookie,
+// then type-length-value attributes padded to four bytes).
+func stunBindingUsername(pkt []byte) ([]byte, bool) {
+	const (
+		headerSize    = 20
+		bindingReq    = 0x0001
+		magicCookie   = 0x2112A442
+		attrUsername  = 0x0006
+		attrAlignment = 4
+	)
+	if len(pkt) < headerSize || binary.BigEndian.Uint16(pkt) != bindingReq ||
+		binary.BigEndian.Uint32(pkt[4:]) != magicCookie {
+		return nil, false
+	}
+	end := headerSize + int(binary.BigEndian.Uint16(pkt[2:]))
+	if end > len(pkt) {
+		return nil, false
+	}
+	for off := headerSize; off+4 <= end; {
+		typ, n := binary.BigEndian.Uint16(pkt[off:]), int(binary.BigEndian.Uint16(pkt[off+2:]))
+		off += 4
+		if off+n > end {
+			return nil, false
+		}
+		if typ == attrUsername {
+			return pkt[off : off+n], true
+		}
+		off += (n + attrAlignment - 1) / attrAlignment * attrAlignment
+	}
+	return nil, false
+}
+
+// admitCheck reports whether the socket's reader should hand pkt, a
+// datagram from addr, an address with no direct route, to pion: false for
+// a connectivity check to a known peer from a new address past that peer's
+// MaxRemoteCandidates.
+func admitCheck(ix *ufragIndex, pkt []byte, addr netip.AddrPort) bool {
+	user, ok := stunBindingUsername(pkt)
+	if !ok {
+		return true
+	}
+	local, _, _ := strings.Cut(string(user), ":")
+	p, _ := ix.get(local)
+	return p == nil || p.admitCheckFrom(addr)
+}
+
+// admitCheckFrom counts addr, where a connectivity check to p came from,
+// among p's remote candidates, and reports whether it is within the bound.
+// What is over it is counted with the datagrams over the control bound,
+// and logged once.
+func (p *Peer) admitCheckFrom(addr netip.AddrPort) bool {
+	if err := p.candidates.admit("prflx udp " + addr.String()); err != nil {
+		p.rx.controlDropped.Add(1)
+		if p.candidatesLogged.CompareAndSwap(false, true) {
+			p.log.Warn("connectivity checks come from more addresses than the peer may have candidates; dropping those from new ones", "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+// registerUfrag maps p's local ICE ufrag, as its local description now
+// says, to p for the media sockets' reader, replacing the one before (an
+// ICE restart changes it).
+func (p *Peer) registerUfrag() {
+	desc := p.pc.LocalDescription()
+	if desc == nil {
+		return
+	}
+	_, rest, ok := strings.Cut(desc.SDP, "a=ice-ufrag:")
+	if !ok {
+		return
+	}
+	ufrag, _, _ := strings.Cut(rest, "\r\n")
+	ufrag = strings.TrimSpace(ufrag)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || ufrag == p.localUfrag {
+		return
+	}
+	old := p.localUfrag
+	p.localUfrag = ufrag
+	p.owner.sockets.ufrags.edit(func(m map[string]*Peer) {
+		if m[old] == p {
+			delete(m, old)
+		}
+		m[ufrag] = p
+	})
+}
+
+// unregisterUfrag removes p from the ufrag index, when it closes.
+func (p *Peer) unregisterUfrag() {
+	p.mu.Lock()
+	ufrag := p.localUfrag
+	p.mu.Unlock()
+	if ufrag == "" {
+		return
+	}
+	p.owner.sockets.ufrags.edit(func(m map[string]*Peer) {
+		if m[ufrag] == p {
+			delete(m, ufrag)
+		}
+	})
+}
