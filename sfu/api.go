@@ -72,6 +72,9 @@ type API struct {
 	// maxPublish is each participant's publishing cap in bits per second
 	// (0: none).
 	maxPublish int64
+	// maxClientSections bounds the media sections of a client's own in
+	// its offers (MaxClientSections; tests lower it).
+	maxClientSections int
 
 	peers   atomic.Int64 // peers created and not yet closed
 	created atomic.Int64 // peers ever created
@@ -103,7 +106,8 @@ func NewAPI(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("register transport-cc extension: %w", err)
 		}
 	}
-	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend, rtcpInterval: cfg.RTCPInterval, maxPublish: cfg.MaxPublishBitrate}
+	a := &API{log: log, live: make(map[*Peer]struct{}), direct: !cfg.NoDirectSend, rtcpInterval: cfg.RTCPInterval, maxPublish: cfg.MaxPublishBitrate,
+		maxClientSections: MaxClientSections}
 	if a.rtcpInterval <= 0 {
 		a.rtcpInterval = rtcpInterval
 	}

@@ -22,6 +22,16 @@ import (
 // an address past the bound is dropped before pion sees it.
 const MaxRemoteCandidates = 64
 
+// MaxClientSections bounds the media sections of a client's own (not
+// opened by the server to send it someone's media) in its offers. pion
+// keeps a transceiver for every section it has ever seen and never frees
+// one, so offers with new mids each time grew a peer without end: an offer
+// of 2000 audio sections (1 MiB, the largest signaling frame) took 155 ms
+// to answer and kept 6.6 MiB. A client needs two per track it sends; the
+// web page adds a section per track it starts publishing (a screen share
+// started again gets new ones), so a long meeting stays far below it.
+const MaxClientSections = 256
+
 // remoteCandidates counts the distinct remote candidates of a peer's ICE
 // session. A candidate is known by its attribute text without the
 // "candidate:" prefix (the same candidate sent twice counts once).

@@ -24,14 +24,11 @@ func TestCheckAddressBound(t *testing.T) {
 	api := loopbackAPI(t)
 	defer api.Close()
 	local := make(chan string, 8)
-	peer, err := api.NewPeer("p", nil, PeerHandler{OnCandidate: func(c *webrtc.ICECandidateInit) {
+	peer := newTestPeer(t, api, "p", PeerHandler{OnCandidate: func(c *webrtc.ICECandidateInit) {
 		if c != nil {
 			local <- c.Candidate
 		}
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer peer.Close()
 	offer := sdptest.ClientOffer(t)
 	answer, err := peer.Answer(offer)

@@ -28,10 +28,7 @@ func TestCandidateBound(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	api := loopbackAPI(t)
 	defer api.Close()
-	peer, err := api.NewPeer("p", nil, PeerHandler{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := newTestPeer(t, api, "p", PeerHandler{})
 	defer peer.Close()
 
 	offer := sdptest.ClientOffer(t)
@@ -75,6 +72,96 @@ func TestCandidateBound(t *testing.T) {
 	stuffed := strings.Replace(offer, "a=mid:0\r\n", "a=mid:0\r\n"+many.String(), 1)
 	if _, err := peer.Answer(stuffed); !errors.Is(err, ErrBadSDP) || !strings.Contains(err.Error(), "candidates") {
 		t.Fatalf("offer with %d candidates: %v, want ErrBadSDP", MaxRemoteCandidates+1, err)
+	}
+	if state := peer.pc.SignalingState(); state != webrtc.SignalingStateStable {
+		t.Fatalf("after the refused offer the peer is %s", state)
+	}
+}
+
+// TestClientSectionsBound: a client's offers may have at most
+// maxClientSections media sections of its own; the sections the server
+// opened to send it media do not count.
+func TestClientSectionsBound(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	api := loopbackAPI(t)
+	defer api.Close()
+	api.maxClientSections = 6
+	peer := newTestPeer(t, api, "p", PeerHandler{})
+	defer peer.Close()
+	client, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = client.Close() }()
+	addSections := func(n int) {
+		for range n {
+			if _, err := client.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	offer := func() error {
+		o, err := client.CreateOffer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := client.SetLocalDescription(o); err != nil {
+			t.Fatal(err)
+		}
+		a, err := peer.Answer(o.SDP)
+		if err != nil {
+			return err // the last step: pion's client cannot roll back
+		}
+		if err := client.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: a}); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	}
+
+	addSections(2)
+	if err := offer(); err != nil {
+		t.Fatal(err)
+	}
+	// The server opens three sections to send the client three tracks.
+	for i := range 3 {
+		tr := &Track{
+			id: fmt.Sprint("audio", i), streamID: "other", kind: webrtc.RTPCodecTypeAudio,
+			codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+			done:  make(chan struct{}),
+		}
+		empty := []*DownTrack{}
+		tr.subs.Store(&empty)
+		if !peer.Subscribe(tr) {
+			t.Fatal("not subscribed")
+		}
+	}
+	serverOffer, _, err := peer.Offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: serverOffer}); err != nil {
+		t.Fatal(err)
+	}
+	clientAnswer, err := client.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetLocalDescription(clientAnswer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.SetAnswer(clientAnswer.SDP); err != nil {
+		t.Fatal(err)
+	}
+
+	// 9 sections, 6 of them the client's: taken.
+	addSections(4)
+	if err := offer(); err != nil {
+		t.Fatalf("an offer with 6 sections of the client's own and 3 of the server's: %v", err)
+	}
+	// One more of the client's: refused, and the peer stays usable.
+	addSections(1)
+	if err := offer(); !errors.Is(err, ErrBadSDP) || !strings.Contains(err.Error(), "7 media sections of the client's own") {
+		t.Fatalf("an offer with 7 sections of the client's own: %v, want ErrBadSDP", err)
 	}
 	if state := peer.pc.SignalingState(); state != webrtc.SignalingStateStable {
 		t.Fatalf("after the refused offer the peer is %s", state)

@@ -38,10 +38,7 @@ func FuzzPeerAnswer(f *testing.F) {
 	f.Add("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
 	f.Add(sdptest.PlanB(f, good))
 	f.Fuzz(func(t *testing.T, offer string) {
-		peer, err := api.NewPeer("p", nil, PeerHandler{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		peer := newTestPeer(t, api, "p", PeerHandler{})
 		defer peer.Close()
 		_, refused := peer.Answer(offer)
 		if refused == nil {

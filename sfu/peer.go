@@ -68,6 +68,10 @@ type Peer struct {
 	// set once checks from addresses past the bound were logged.
 	candidates       remoteCandidates
 	candidatesLogged atomic.Bool
+	// serverMids are the mids of every media section the server opened to
+	// send the peer someone's media, under mu; the others in its offers
+	// are the client's own (MaxClientSections).
+	serverMids map[string]struct{}
 	// localUfrag is the ICE ufrag the peer is known by in the media
 	// sockets' ufrag index, under mu.
 	localUfrag string
@@ -216,6 +220,9 @@ func (p *Peer) Answer(offer string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("check offer: %w", err)
 	}
+	if n := p.clientSections(remote.mids); n > p.owner.maxClientSections {
+		return "", fmt.Errorf("check offer: %w: %d media sections of the client's own, at most %d", ErrBadSDP, n, p.owner.maxClientSections)
+	}
 	answer, err := p.answer(offer)
 	if err != nil {
 		return "", err
@@ -223,6 +230,20 @@ func (p *Peer) Answer(offer string) (string, error) {
 	p.candidates.applied(remote.ufrag, remote.candidates)
 	p.registerUfrag()
 	return answer, nil
+}
+
+// clientSections counts the mids of an offer's sections that the server
+// did not open.
+func (p *Peer) clientSections(mids []string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, mid := range mids {
+		if _, ok := p.serverMids[mid]; !ok {
+			n++
+		}
+	}
+	return n
 }
 
 // answer is Answer without the check. Should pion still refuse a checked
@@ -372,9 +393,13 @@ func (p *Peer) Offer() (string, map[string]*Track, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	tracks := make(map[string]*Track, len(p.senders))
+	if p.serverMids == nil {
+		p.serverMids = make(map[string]struct{}, len(p.senders))
+	}
 	for tr, d := range p.senders {
 		if tr.Mid() != "" {
 			tracks[tr.Mid()] = d.track
+			p.serverMids[tr.Mid()] = struct{}{}
 		}
 	}
 	return p.pc.LocalDescription().SDP, tracks, nil

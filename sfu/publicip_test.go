@@ -23,12 +23,9 @@ func TestPublicIPsReplaceHostCandidates(t *testing.T) {
 	defer api.Close()
 
 	candidates := make(chan *webrtc.ICECandidateInit, 16)
-	peer, err := api.NewPeer("p", nil, PeerHandler{
+	peer := newTestPeer(t, api, "p", PeerHandler{
 		OnCandidate: func(c *webrtc.ICECandidateInit) { candidates <- c },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer peer.Close()
 
 	client, err := webrtc.NewPeerConnection(webrtc.Configuration{})

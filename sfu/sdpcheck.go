@@ -30,17 +30,17 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // than one stream in a media section (Plan B, which pion v4.2.20 takes and
 // then cannot answer) is refused too.
 //
-// It returns what the peer keeps of an accepted description: its ICE ufrag
-// and candidates.
-func checkRemoteSDP(raw string, offer bool) (remoteICE, error) {
+// It returns what the peer needs of an accepted description: its ICE ufrag
+// and candidates, and its media sections' mids.
+func checkRemoteSDP(raw string, offer bool) (remoteDesc, error) {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
-		return remoteICE{}, fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return remoteDesc{}, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	if len(desc.MediaDescriptions) == 0 {
-		return remoteICE{}, fmt.Errorf("%w: no media section (add a transceiver or a data channel)", ErrBadSDP)
+		return remoteDesc{}, fmt.Errorf("%w: no media section (add a transceiver or a data channel)", ErrBadSDP)
 	}
-	var remote remoteICE
+	var remote remoteDesc
 	distinct := make(map[string]struct{})
 	sessionUfrag, _ := desc.Attribute("ice-ufrag")
 	sessionPwd, _ := desc.Attribute("ice-pwd")
@@ -50,19 +50,20 @@ func checkRemoteSDP(raw string, offer bool) (remoteICE, error) {
 		rejected := m.MediaName.Port.Value == 0
 		mid, _ := m.Attribute(sdp.AttrKeyMID)
 		if mid == "" && (offer || !rejected) {
-			return remoteICE{}, fmt.Errorf("%w: media section %d has no mid", ErrBadSDP, i)
+			return remoteDesc{}, fmt.Errorf("%w: media section %d has no mid", ErrBadSDP, i)
 		}
 		if mid != "" && mids[mid] {
-			return remoteICE{}, fmt.Errorf("%w: media section %d: mid %q is used twice", ErrBadSDP, i, mid)
+			return remoteDesc{}, fmt.Errorf("%w: media section %d: mid %q is used twice", ErrBadSDP, i, mid)
 		}
 		mids[mid] = true
+		remote.mids = append(remote.mids, mid)
 		// pion reads the codecs of every audio and video section, rejected
 		// ones (and bundle-only ones, which have port 0) too.
 		if err := checkMediaFormats(m); err != nil {
-			return remoteICE{}, fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
+			return remoteDesc{}, fmt.Errorf("%w: media section %d: %v", ErrBadSDP, i, err)
 		}
 		if n := sendStreams(m); offer && n > 1 {
-			return remoteICE{}, fmt.Errorf("%w: media section %d (mid %q) sends %d streams: this is Plan B; the server speaks Unified Plan, one stream per media section", ErrBadSDP, i, mid, n)
+			return remoteDesc{}, fmt.Errorf("%w: media section %d (mid %q) sends %d streams: this is Plan B; the server speaks Unified Plan, one stream per media section", ErrBadSDP, i, mid, n)
 		}
 		for _, a := range m.Attributes {
 			if a.Key == "candidate" {
@@ -71,7 +72,7 @@ func checkRemoteSDP(raw string, offer bool) (remoteICE, error) {
 			}
 		}
 		if len(distinct) > MaxRemoteCandidates {
-			return remoteICE{}, fmt.Errorf("%w: more than %d ICE candidates", ErrBadSDP, MaxRemoteCandidates)
+			return remoteDesc{}, fmt.Errorf("%w: more than %d ICE candidates", ErrBadSDP, MaxRemoteCandidates)
 		}
 		if rejected {
 			continue
@@ -85,33 +86,34 @@ func checkRemoteSDP(raw string, offer bool) (remoteICE, error) {
 			pwd = sessionPwd
 		}
 		if ufrag == "" || pwd == "" {
-			return remoteICE{}, fmt.Errorf("%w: media section %d has no ICE credentials", ErrBadSDP, i)
+			return remoteDesc{}, fmt.Errorf("%w: media section %d has no ICE credentials", ErrBadSDP, i)
 		}
 		if _, ok := m.Attribute("fingerprint"); !ok && !sessionFingerprint {
-			return remoteICE{}, fmt.Errorf("%w: media section %d has no DTLS fingerprint", ErrBadSDP, i)
+			return remoteDesc{}, fmt.Errorf("%w: media section %d has no DTLS fingerprint", ErrBadSDP, i)
 		}
 		for _, a := range m.Attributes {
 			if a.Key != "candidate" {
 				continue
 			}
 			if _, err := ice.UnmarshalCandidate(strings.TrimSpace(a.Value)); err != nil {
-				return remoteICE{}, fmt.Errorf("%w: media section %d: candidate %q: %v", ErrBadSDP, i, a.Value, err)
+				return remoteDesc{}, fmt.Errorf("%w: media section %d: candidate %q: %v", ErrBadSDP, i, a.Value, err)
 			}
 		}
 	}
 	ufrag, err := checkTransportSection(&desc)
 	if err != nil {
-		return remoteICE{}, err
+		return remoteDesc{}, err
 	}
 	remote.ufrag = ufrag
 	return remote, nil
 }
 
-// remoteICE is what a peer keeps of a remote description: the ICE ufrag of
-// its transport and its candidates.
-type remoteICE struct {
+// remoteDesc is what a peer needs of a remote description: the ICE ufrag
+// of its transport, its candidates, and the mids of its media sections.
+type remoteDesc struct {
 	ufrag      string
 	candidates []string
+	mids       []string
 }
 
 // checkTransportSection checks the ICE credentials and the fingerprint where

@@ -61,10 +61,7 @@ func TestPlanBOfferRefused(t *testing.T) {
 	good := sdptest.ClientOffer(t)
 	planB := sdptest.PlanB(t, good)
 
-	peer, err := api.NewPeer("checked", nil, PeerHandler{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := newTestPeer(t, api, "checked", PeerHandler{})
 	defer peer.Close()
 	if _, err := peer.Answer(planB); !errors.Is(err, ErrBadSDP) || !strings.Contains(err.Error(), "Plan B") {
 		t.Fatalf("Answer(Plan B) = %v, want ErrBadSDP naming Plan B", err)
@@ -73,10 +70,7 @@ func TestPlanBOfferRefused(t *testing.T) {
 		t.Fatalf("after a refused Plan B offer, a good one fails: %v", err)
 	}
 
-	unchecked, err := api.NewPeer("unchecked", nil, PeerHandler{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	unchecked := newTestPeer(t, api, "unchecked", PeerHandler{})
 	defer unchecked.Close()
 	if _, err := unchecked.answer(planB); !errors.Is(err, ErrPeerStuck) {
 		t.Fatalf("answer(Plan B) unchecked = %v, want ErrPeerStuck", err)
@@ -95,4 +89,15 @@ func loopbackAPI(tb testing.TB) *API {
 		tb.Fatal(err)
 	}
 	return api
+}
+
+// newTestPeer returns a peer of api for participant id, to Close when done
+// (before any goleak check).
+func newTestPeer(tb testing.TB, api *API, id string, handler PeerHandler) *Peer {
+	tb.Helper()
+	peer, err := api.NewPeer(id, nil, handler)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return peer
 }

@@ -228,6 +228,43 @@ func TestCandidateFlood(t *testing.T) {
 	c.expect(protocol.TypeChat, protocol.TypeOffer, protocol.TypeCandidate)
 }
 
+// TestDescriptionFlood: a client that sends session descriptions faster
+// than its byte budget (Options.DescriptionRate and DescriptionBurst) gets
+// negotiation-failed for those over it, which are not applied, and its
+// session goes on.
+func TestDescriptionFlood(t *testing.T) {
+	offer := sdptest.ClientOffer(t)
+	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
+		o.DescriptionRate, o.DescriptionBurst = 1, 3.5*float64(len(offer))
+	}})
+	c := dialRaw(t, srv.URL)
+	c.join("descriptions", "ann")
+	for range 5 {
+		c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer})
+	}
+	c.send(`{"type":"chat","text":"still here"}`)
+	answers, refused := 0, 0
+	for answers+refused < 5 {
+		m, err := c.next()
+		if err != nil {
+			t.Fatalf("after %d answers and %d refusals: %v", answers, refused, err)
+		}
+		switch m.str("type") {
+		case protocol.TypeAnswer:
+			answers++
+		case protocol.TypeError:
+			if m.str("code") != string(protocol.CodeNegotiationFailed) || !strings.Contains(m.str("message"), "too fast") {
+				t.Fatalf("error %v", m)
+			}
+			refused++
+		}
+	}
+	if answers != 3 {
+		t.Fatalf("%d offers answered, want 3 (the budget holds 3.5)", answers)
+	}
+	c.expect(protocol.TypeChat, protocol.TypeOffer, protocol.TypeCandidate)
+}
+
 func TestSilentClientIsDropped(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
 		o.PingInterval, o.PongTimeout = 50*time.Millisecond, 300*time.Millisecond

@@ -47,6 +47,13 @@ type Options struct {
 	// RateLimit and RateBurst bound the messages one connection may send.
 	RateLimit float64
 	RateBurst int
+	// DescriptionRate and DescriptionBurst bound the bytes of session
+	// descriptions (offers and answers) one participant may send, per
+	// second and at once: the server's cost of applying one grows with its
+	// size (a 1 MiB offer takes pion about 150 ms). Defaults 256 KiB and
+	// 4 MiB.
+	DescriptionRate  float64
+	DescriptionBurst float64
 	// SendQueue is how many messages may wait for a slow client before it is
 	// disconnected.
 	SendQueue int
@@ -70,6 +77,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.RateBurst <= 0 {
 		o.RateBurst = 200
+	}
+	if o.DescriptionRate <= 0 {
+		o.DescriptionRate = 256 << 10
+	}
+	if o.DescriptionBurst <= 0 {
+		o.DescriptionBurst = 4 << 20
 	}
 	if o.SendQueue <= 0 {
 		o.SendQueue = 256

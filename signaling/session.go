@@ -12,6 +12,7 @@ import (
 
 	"github.com/confab/confab/internal/auth"
 	"github.com/confab/confab/internal/protocol"
+	"github.com/confab/confab/internal/tokenbucket"
 	"github.com/confab/confab/rooms"
 	"github.com/confab/confab/sfu"
 )
@@ -61,6 +62,12 @@ type session struct {
 
 	offerTimer *time.Timer
 	offerDue   <-chan time.Time
+
+	// descriptions is the budget of session description bytes
+	// (Options.DescriptionRate), made at the first; descriptionsLogged is
+	// set once running out of it was logged.
+	descriptions       *tokenbucket.Bucket
+	descriptionsLogged bool
 }
 
 // grants are what a participant may do: everything in open mode, what its
@@ -119,6 +126,28 @@ func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 		attach: make(chan attachment),
 		lost:   make(chan lostConn),
 	}
+}
+
+// admitDescription spends n bytes of the session's description budget, or
+// tells the client it has run out and reports false.
+func (s *session) admitDescription(n int) bool {
+	now := time.Now()
+	opts := &s.srv.opts
+	if s.descriptions == nil {
+		b := tokenbucket.New(opts.DescriptionRate, opts.DescriptionBurst, now)
+		s.descriptions = &b
+	}
+	if s.descriptions.Take(float64(n), now) {
+		return true
+	}
+	if !s.descriptionsLogged {
+		s.descriptionsLogged = true
+		s.log.Warn("client sends session descriptions faster than the bound; refusing them", "bytesPerSecond", opts.DescriptionRate, "burst", opts.DescriptionBurst)
+	}
+	s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed,
+		"session descriptions come too fast: at most %.0f KiB a second, %.0f KiB at once; send it again later",
+		opts.DescriptionRate/1024, opts.DescriptionBurst/1024))
+	return false
 }
 
 // send queues a message for the client, if it is connected.
@@ -231,6 +260,9 @@ func (s *session) handle(req any) {
 	case rejected:
 		err = m.err
 	case *protocol.SessionDescription:
+		if !s.admitDescription(len(m.SDP)) {
+			break
+		}
 		if m.Type == protocol.TypeOffer {
 			s.handleOffer(m.SDP)
 		} else {
