@@ -156,6 +156,12 @@ func NewAPI(cfg Config) (*API, error) {
 	se.SetIncludeLoopbackCandidate(loopback)
 	// mDNS would send multicast queries; the server has real addresses.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// The server uses no data channel (see Peer.onDataChannel): a
+	// client's are detached, so pion starts no reader and no 64 KiB buffer
+	// for them, and never read, so what a client sends on them stops at a
+	// small receive window (its SCTP flow control holds the rest back).
+	se.DetachDataChannels()
+	se.SetSCTPMaxReceiveBufferSize(sctpReceiveBuffer)
 	// AES-GCM costs a sixth of AES-CM-HMAC per packet; offer it first.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	// The server is the DTLS server, so that its ServerHello hook and key
