@@ -265,6 +265,29 @@ func TestDescriptionFlood(t *testing.T) {
 	c.expect(protocol.TypeChat, protocol.TypeOffer, protocol.TypeCandidate)
 }
 
+// TestReadBudget: past its read budget (Options.ReadRate, ReadBurst) the
+// server reads a connection no faster than the rate; every frame is still
+// read and answered. 600 KiB against 256 KiB a second with 256 KiB at
+// once: the sixth frame cannot be read before 0.95 s.
+func TestReadBudget(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
+		o.ReadRate, o.ReadBurst = 256<<10, 256<<10
+	}})
+	c := dialRaw(t, srv.URL)
+	c.join("read", "ann")
+	frame := `{"type":"chat","text":"` + strings.Repeat("a", 100<<10-32) + `"}`
+	start := time.Now()
+	for range 6 {
+		c.send(frame)
+	}
+	for range 6 {
+		c.expectError(protocol.CodeBadRequest) // longer than a chat may be
+	}
+	if elapsed := time.Since(start); elapsed < 900*time.Millisecond {
+		t.Fatalf("6 frames of 100 KiB read in %v, faster than 256 KiB a second allows", elapsed)
+	}
+}
+
 func TestSilentClientIsDropped(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
 		o.PingInterval, o.PongTimeout = 50*time.Millisecond, 300*time.Millisecond

@@ -47,6 +47,15 @@ type Options struct {
 	// RateLimit and RateBurst bound the messages one connection may send.
 	RateLimit float64
 	RateBurst int
+	// ReadRate and ReadBurst bound the bytes the server reads from one
+	// connection, per second and at once: past them it stops reading that
+	// socket for a while, and TCP holds the client back. Reading costs
+	// the server in proportion to the bytes (unmasking, copying, decoding),
+	// and a client writing 1 MiB frames as fast as it could kept a core
+	// busy before (frames over the message rate are read, then dropped).
+	// Defaults 1 MiB and 4 MiB.
+	ReadRate  float64
+	ReadBurst float64
 	// DescriptionRate and DescriptionBurst bound the bytes of session
 	// descriptions (offers and answers) one participant may send, per
 	// second and at once: the server's cost of applying one grows with its
@@ -77,6 +86,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.RateBurst <= 0 {
 		o.RateBurst = 200
+	}
+	if o.ReadRate <= 0 {
+		o.ReadRate = 1 << 20
+	}
+	if o.ReadBurst <= 0 {
+		o.ReadBurst = 4 << 20
 	}
 	if o.DescriptionRate <= 0 {
 		o.DescriptionRate = 256 << 10
@@ -245,8 +260,22 @@ func (s *Server) serveConn(c *websocket.Conn) {
 // to at the end: a resume hands the connection to another session.
 func (s *Server) readLoop(conn *wsConn, sess *session) *session {
 	limiter := tokenbucket.New(s.opts.RateLimit, float64(s.opts.RateBurst), time.Now())
-	var lastLimited time.Time
+	readBudget := tokenbucket.New(s.opts.ReadRate, s.opts.ReadBurst, time.Now())
+	var lastLimited, lastThrottled time.Time
+	var wait time.Duration
 	for {
+		if wait > 0 {
+			// Over the read budget: leave the socket alone until it is
+			// paid, so the client's writes back up in TCP.
+			if now := time.Now(); now.Sub(lastThrottled) >= time.Minute {
+				lastThrottled = now
+				conn.log.Warn("client sends faster than the read budget; reading it slower", "bytesPerSecond", s.opts.ReadRate)
+			}
+			select {
+			case <-time.After(wait):
+			case <-s.ctx.Done():
+			}
+		}
 		kind, data, err := conn.readFrame()
 		if err != nil {
 			if !errors.Is(err, errTooLarge) && !errors.Is(err, errKilled) && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
@@ -255,6 +284,7 @@ func (s *Server) readLoop(conn *wsConn, sess *session) *session {
 			return sess
 		}
 		now := time.Now()
+		wait = readBudget.Spend(float64(len(data)), now)
 		if !limiter.Take(1, now) {
 			// One error per second at most: the answer to a flood must not
 			// become a flood.

@@ -133,3 +133,29 @@ func TestTokenBucketLongRun(t *testing.T) {
 		t.Fatalf("allowed %d in a minute, want about %d", allowed, want)
 	}
 }
+
+// TestSpend: spends go into debt, and the wait each returns pays it off at
+// the rate.
+func TestSpend(t *testing.T) {
+	t0 := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	b := New(100, 200, t0) // 100 a second, 200 at once
+	for _, step := range []struct {
+		at   time.Duration
+		n    float64
+		want time.Duration
+	}{
+		{0, 150, 0},                      // 50 left
+		{0, 100, 500 * time.Millisecond}, // 50 in debt
+		{500 * time.Millisecond, 0, 0},   // paid
+		{500 * time.Millisecond, 300, 3 * time.Second},
+		{2 * time.Second, 0, 1500 * time.Millisecond},   // 150 earned of 300
+		{10 * time.Second, 250, 500 * time.Millisecond}, // full again (200), not more
+	} {
+		if got := b.Spend(step.n, t0.Add(step.at)); got != step.want {
+			t.Fatalf("Spend(%v) at %v = %v, want %v", step.n, step.at, got, step.want)
+		}
+	}
+	if got := (&Bucket{}).Spend(1, t0); got != 0 {
+		t.Fatalf("a bucket without a rate waits %v", got)
+	}
+}
