@@ -265,6 +265,55 @@ func TestDescriptionFlood(t *testing.T) {
 	c.expect(protocol.TypeChat, protocol.TypeOffer, protocol.TypeCandidate)
 }
 
+// TestChatFloodLimited: what one participant makes the server pass on to
+// everyone in its room (chat, mute, publish) is bounded at
+// Options.RoomEventRate, with RoomEventBurst at once (defaults 5 and 20):
+// of 100 chat messages sent at once the others get the first 20 and the
+// sender one rate-limited error; a message a second later goes through.
+func TestChatFloodLimited(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	sender := dialRaw(t, srv.URL)
+	sender.join("chatty", "sender")
+	other := dialRaw(t, srv.URL)
+	other.join("chatty", "other")
+	sender.expect(protocol.TypeParticipantJoined)
+	for i := range 100 {
+		sender.sendJSON(protocol.ChatRequest{Type: protocol.TypeChat, Text: fmt.Sprint("flood ", i)})
+	}
+	sender.sendJSON(map[string]any{"type": "candidate"}) // a marker: bad-request after the flood
+	echoes, limited := 0, 0
+	for done := false; !done; {
+		m, err := sender.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case m.str("type") == protocol.TypeChat:
+			echoes++
+		case m.str("code") == string(protocol.CodeRateLimited):
+			limited++
+		case m.str("code") == string(protocol.CodeBadRequest):
+			done = true
+		}
+	}
+	if echoes < 20 || echoes > 22 || limited != 1 {
+		t.Fatalf("sender: %d of 100 chat messages echoed and %d rate-limited errors, want 20 (a couple more earned meanwhile) and 1", echoes, limited)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	sender.sendJSON(protocol.ChatRequest{Type: protocol.TypeChat, Text: "calm"})
+	got := 0
+	for {
+		m := other.expect(protocol.TypeChat)
+		if m["text"] == "calm" {
+			break
+		}
+		got++
+	}
+	if got != echoes {
+		t.Fatalf("the other participant got %d of the flood, the sender's echoes %d", got, echoes)
+	}
+}
+
 // TestReadBudget: past its read budget (Options.ReadRate, ReadBurst) the
 // server reads a connection no faster than the rate; every frame is still
 // read and answered. 600 KiB against 256 KiB a second with 256 KiB at

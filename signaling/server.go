@@ -56,6 +56,14 @@ type Options struct {
 	// Defaults 1 MiB and 4 MiB.
 	ReadRate  float64
 	ReadBurst float64
+	// RoomEventRate and RoomEventBurst bound the requests one participant
+	// may make that the server passes on to everyone in its room (chat,
+	// mute, publish), per second and at once: each costs the server a
+	// message per member, and a flood of them filled the send queues of
+	// members on slow links, which are disconnected when full. Defaults 5
+	// and 20.
+	RoomEventRate  float64
+	RoomEventBurst float64
 	// DescriptionRate and DescriptionBurst bound the bytes of session
 	// descriptions (offers and answers) one participant may send, per
 	// second and at once: the server's cost of applying one grows with its
@@ -92,6 +100,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.ReadBurst <= 0 {
 		o.ReadBurst = 4 << 20
+	}
+	if o.RoomEventRate <= 0 {
+		o.RoomEventRate = 5
+	}
+	if o.RoomEventBurst <= 0 {
+		o.RoomEventBurst = 20
 	}
 	if o.DescriptionRate <= 0 {
 		o.DescriptionRate = 256 << 10

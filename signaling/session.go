@@ -68,6 +68,11 @@ type session struct {
 	// set once running out of it was logged.
 	descriptions       *tokenbucket.Bucket
 	descriptionsLogged bool
+	// roomEvents is the budget of requests passed on to the whole room
+	// (Options.RoomEventRate), made at the first; roomEventsRefused is when
+	// one was last refused.
+	roomEvents        *tokenbucket.Bucket
+	roomEventsRefused time.Time
 }
 
 // grants are what a participant may do: everything in open mode, what its
@@ -126,6 +131,30 @@ func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 		attach: make(chan attachment),
 		lost:   make(chan lostConn),
 	}
+}
+
+// admitRoomEvent takes a token for a request that the room passes on to
+// every member, or drops the request and reports false. The client hears
+// of it at most once a second: the answer to a flood must not be one.
+func (s *session) admitRoomEvent() bool {
+	now := time.Now()
+	opts := &s.srv.opts
+	if s.roomEvents == nil {
+		b := tokenbucket.New(opts.RoomEventRate, opts.RoomEventBurst, now)
+		s.roomEvents = &b
+	}
+	if s.roomEvents.Take(1, now) {
+		return true
+	}
+	if now.Sub(s.roomEventsRefused) >= time.Second {
+		if s.roomEventsRefused.IsZero() {
+			s.log.Warn("client sends chat, mute and publish faster than the bound; dropping them", "perSecond", opts.RoomEventRate)
+		}
+		s.roomEventsRefused = now
+		s.sendError(protocol.Errorf(protocol.CodeRateLimited,
+			"too many chat, mute and publish messages: at most %.0f a second, %.0f at once; some were dropped", opts.RoomEventRate, opts.RoomEventBurst))
+	}
+	return false
 }
 
 // admitDescription spends n bytes of the session's description budget, or
@@ -277,11 +306,17 @@ func (s *session) handle(req any) {
 				sources[t.TrackID] = t.Source
 			}
 		}
-		err = s.room.Describe(s.id, sources)
+		if s.admitRoomEvent() {
+			err = s.room.Describe(s.id, sources)
+		}
 	case *protocol.Mute:
-		err = s.room.SetMuted(s.id, m.TrackID, m.Muted)
+		if s.admitRoomEvent() {
+			err = s.room.SetMuted(s.id, m.TrackID, m.Muted)
+		}
 	case *protocol.ChatRequest:
-		err = s.room.Chat(s.id, m.Text)
+		if s.admitRoomEvent() {
+			err = s.room.Chat(s.id, m.Text)
+		}
 	case *protocol.Leave:
 		s.leave()
 	default:

@@ -94,8 +94,10 @@ func TestDrainAndShutdown(t *testing.T) {
 func TestSlowClientIsDisconnected(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
 		// The default queue (256): the flooder reads its own echoes and
-		// must keep up; the slow client never reads.
+		// must keep up; the slow client never reads. The flood needs the
+		// limits on messages and on room events out of the way.
 		o.RateLimit, o.RateBurst = 1e6, 1e6
+		o.RoomEventRate, o.RoomEventBurst = 1e6, 1e6
 	}})
 	slow := dialRaw(t, srv.URL)
 	slowID := slow.join("busy", "slow")["self"].(map[string]any)["id"].(string)
