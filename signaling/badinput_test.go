@@ -266,10 +266,11 @@ func TestDescriptionFlood(t *testing.T) {
 }
 
 // TestChatFloodLimited: what one participant makes the server pass on to
-// everyone in its room (chat, mute, publish) is bounded at
+// everyone in its room (join, chat, mute, publish) is bounded at
 // Options.RoomEventRate, with RoomEventBurst at once (defaults 5 and 20):
-// of 100 chat messages sent at once the others get the first 20 and the
-// sender one rate-limited error; a message a second later goes through.
+// of 100 chat messages sent at once the others get the first 19 (the join
+// took a token) and the sender one rate-limited error; a message a second
+// later goes through.
 func TestChatFloodLimited(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	sender := dialRaw(t, srv.URL)
@@ -296,8 +297,8 @@ func TestChatFloodLimited(t *testing.T) {
 			done = true
 		}
 	}
-	if echoes < 20 || echoes > 22 || limited != 1 {
-		t.Fatalf("sender: %d of 100 chat messages echoed and %d rate-limited errors, want 20 (a couple more earned meanwhile) and 1", echoes, limited)
+	if echoes < 19 || echoes > 21 || limited != 1 {
+		t.Fatalf("sender: %d of 100 chat messages echoed and %d rate-limited errors, want 19 (a couple more earned meanwhile) and 1", echoes, limited)
 	}
 	time.Sleep(1100 * time.Millisecond)
 	sender.sendJSON(protocol.ChatRequest{Type: protocol.TypeChat, Text: "calm"})
@@ -311,6 +312,37 @@ func TestChatFloodLimited(t *testing.T) {
 	}
 	if got != echoes {
 		t.Fatalf("the other participant got %d of the flood, the sender's echoes %d", got, echoes)
+	}
+}
+
+// TestJoinFloodLimited: joins count against the same budget (each is
+// announced to the room and costs a peer connection): a connection that
+// joins and leaves 30 times at once is let in 20 times.
+func TestJoinFloodLimited(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	c := dialRaw(t, srv.URL)
+	for range 30 {
+		c.sendJSON(protocol.Join{Type: protocol.TypeJoin, Room: "door", Name: "ann"})
+		c.sendJSON(map[string]any{"type": "leave"})
+	}
+	c.sendJSON(map[string]any{"type": "marker"}) // unknown-type, after the flood
+	joined, limited := 0, 0
+	for done := false; !done; {
+		m, err := c.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case m.str("type") == protocol.TypeJoined:
+			joined++
+		case m.str("code") == string(protocol.CodeRateLimited):
+			limited++
+		case m.str("code") == string(protocol.CodeUnknownType):
+			done = true
+		}
+	}
+	if joined < 20 || joined > 22 || limited != 1 {
+		t.Fatalf("%d of 30 joins let in and %d rate-limited errors, want 20 (a couple more earned meanwhile) and 1", joined, limited)
 	}
 }
 

@@ -57,11 +57,11 @@ type Options struct {
 	ReadRate  float64
 	ReadBurst float64
 	// RoomEventRate and RoomEventBurst bound the requests one participant
-	// may make that the server passes on to everyone in its room (chat,
-	// mute, publish), per second and at once: each costs the server a
-	// message per member, and a flood of them filled the send queues of
-	// members on slow links, which are disconnected when full. Defaults 5
-	// and 20.
+	// may make that the server passes on to everyone in its room (join,
+	// chat, mute, publish), per second and at once: each costs the server
+	// a message per member (a join, a peer connection too), and a flood of
+	// them filled the send queues of members on slow links, which are
+	// disconnected when full. Defaults 5 and 20.
 	RoomEventRate  float64
 	RoomEventBurst float64
 	// DescriptionRate and DescriptionBurst bound the bytes of session

@@ -134,7 +134,8 @@ func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 }
 
 // admitRoomEvent takes a token for a request that the room passes on to
-// every member, or drops the request and reports false. The client hears
+// every member (a join too, which also costs a peer connection), or drops
+// the request and reports false. The client hears
 // of it at most once a second: the answer to a flood must not be one.
 func (s *session) admitRoomEvent() bool {
 	now := time.Now()
@@ -148,11 +149,11 @@ func (s *session) admitRoomEvent() bool {
 	}
 	if now.Sub(s.roomEventsRefused) >= time.Second {
 		if s.roomEventsRefused.IsZero() {
-			s.log.Warn("client sends chat, mute and publish faster than the bound; dropping them", "perSecond", opts.RoomEventRate)
+			s.log.Warn("client sends join, chat, mute and publish faster than the bound; dropping them", "perSecond", opts.RoomEventRate)
 		}
 		s.roomEventsRefused = now
 		s.sendError(protocol.Errorf(protocol.CodeRateLimited,
-			"too many chat, mute and publish messages: at most %.0f a second, %.0f at once; some were dropped", opts.RoomEventRate, opts.RoomEventBurst))
+			"too many join, chat, mute and publish messages: at most %.0f a second, %.0f at once; some were dropped", opts.RoomEventRate, opts.RoomEventBurst))
 	}
 	return false
 }
@@ -344,6 +345,9 @@ func (s *session) join(m *protocol.Join) {
 	if s.peer != nil {
 		s.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "this connection has joined room %q already; send leave first", s.room.Name()))
 		return
+	}
+	if !s.admitRoomEvent() {
+		return // a join is announced to the room, and costs a peer connection
 	}
 	started := time.Now()
 	g, err := s.srv.authorize(m)
