@@ -1,13 +1,17 @@
 package signaling_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
+	"github.com/confab/confab/internal/client"
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/internal/sdptest"
 	"github.com/confab/confab/internal/testserver"
@@ -394,5 +398,56 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTrackFloodLimited: each track a client starts sending takes a token
+// of the room-event budget, since it opens a media section at every member
+// for the rest of that member's connection. A publisher that starts 24
+// tracks at once has 18 forwarded (its join and the publish message that
+// names its tracks' sources took two tokens of 20; a slow machine may
+// earn one or two more meanwhile), and is told the rest were dropped.
+func TestTrackFloodLimited(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv := testserver.Start(t, testserver.Options{})
+	pub, err := client.Dial(ctx, srv.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	var tracks []*webrtc.TrackLocalStaticRTP
+	for i := range 24 {
+		tr, err := pub.AddTrack(webrtc.MimeTypeOpus, fmt.Sprint("mic", i), "microphone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+	}
+	if _, err := pub.Join(ctx, "tracks", "pub"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for seq := range uint16(10) {
+		for _, tr := range tracks {
+			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 960, PayloadType: 111}, Payload: []byte{0xAA}})
+		}
+	}
+	if _, err := pub.WaitError(ctx, protocol.CodeRateLimited); err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := client.Dial(ctx, srv.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = viewer.Close() })
+	joined, err := viewer.Join(ctx, "tracks", "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(joined.Participants[0].Tracks); n < 18 || n > 20 {
+		t.Fatalf("the room shows %d of the publisher's 24 tracks, want 18", n)
 	}
 }

@@ -56,12 +56,13 @@ type Options struct {
 	// Defaults 1 MiB and 4 MiB.
 	ReadRate  float64
 	ReadBurst float64
-	// RoomEventRate and RoomEventBurst bound the requests one participant
-	// may make that the server passes on to everyone in its room (join,
-	// chat, mute, publish), per second and at once: each costs the server
-	// a message per member (a join, a peer connection too), and a flood of
-	// them filled the send queues of members on slow links, which are
-	// disconnected when full. Defaults 5 and 20.
+	// RoomEventRate and RoomEventBurst bound what one connection may make
+	// the server pass on to everyone in its room (joins, tracks it starts
+	// sending, chat, mute, publish), per second and at once: each costs a
+	// message per member (a join, a peer connection too; a track, a media
+	// section at every member for the rest of its connection), and a
+	// flood of them filled the send queues of members on slow links, which
+	// are disconnected when full. Defaults 5 and 20.
 	RoomEventRate  float64
 	RoomEventBurst float64
 	// DescriptionRate and DescriptionBurst bound the bytes of session

@@ -133,9 +133,10 @@ func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 	}
 }
 
-// admitRoomEvent takes a token for a request that the room passes on to
-// every member (a join too, which also costs a peer connection), or drops
-// the request and reports false. The client hears
+// admitRoomEvent takes a token for what the room passes on to every
+// member (a join, which also costs a peer connection; a track, which opens
+// a media section at each; chat, mute, publish), or drops it and reports
+// false. The client hears
 // of it at most once a second: the answer to a flood must not be one.
 func (s *session) admitRoomEvent() bool {
 	now := time.Now()
@@ -149,11 +150,11 @@ func (s *session) admitRoomEvent() bool {
 	}
 	if now.Sub(s.roomEventsRefused) >= time.Second {
 		if s.roomEventsRefused.IsZero() {
-			s.log.Warn("client sends join, chat, mute and publish faster than the bound; dropping them", "perSecond", opts.RoomEventRate)
+			s.log.Warn("client makes room events (joins, tracks, chat, mute, publish) faster than the bound; dropping them", "perSecond", opts.RoomEventRate)
 		}
 		s.roomEventsRefused = now
 		s.sendError(protocol.Errorf(protocol.CodeRateLimited,
-			"too many join, chat, mute and publish messages: at most %.0f a second, %.0f at once; some were dropped", opts.RoomEventRate, opts.RoomEventBurst))
+			"too many room events (joins, tracks, chat, mute, publish): at most %.0f a second, %.0f at once; some were dropped", opts.RoomEventRate, opts.RoomEventBurst))
 	}
 	return false
 }
@@ -476,6 +477,12 @@ func (s *session) handlePeerEvent(ev any) {
 			// The track reaches the server but goes nowhere.
 			s.log.Info("track refused: no publish right", "track", e.t.ID())
 			s.sendError(protocol.Errorf(protocol.CodeUnauthorized, "your token does not allow publishing: track %q is not forwarded", e.t.ID()))
+			return
+		}
+		if !s.admitRoomEvent() {
+			// Each track opens a media section at every member, which
+			// stays for the connection's life.
+			s.log.Info("track refused: room-event budget spent", "track", e.t.ID())
 			return
 		}
 		if _, err := s.room.Publish(s.id, e.t); err != nil {
