@@ -190,6 +190,13 @@ type directReceiver struct {
 	// controlDropped, datagrams other than RTP dropped over the bound.
 	received, dropped, failed, controlDropped atomic.Uint64
 	controlLogged                             atomic.Bool
+
+	// unbound are the SSRCs of no bound stream that RTP from the peer came
+	// on and that went to pion, under mu, at most maxUnbound;
+	// unboundDropped counts the packets dropped past that.
+	unbound        map[uint32]struct{}
+	unboundDropped atomic.Uint64
+	unboundLogged  atomic.Bool
 }
 
 func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
@@ -224,6 +231,7 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	}
 	r.mu.Lock()
 	r.streams[info.SSRC] = s
+	delete(r.unbound, info.SSRC)
 	r.wg.Add(1)
 	r.mu.Unlock()
 	if r.index != nil {
@@ -364,7 +372,17 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.streams[ssrc]
-	if s == nil || s.closed || s.viaPion || (r.ctx == nil && r.gcm == nil) {
+	if s == nil {
+		if learning || r.admitUnbound(ssrc) {
+			return false
+		}
+		r.unboundDropped.Add(1)
+		if r.unboundLogged.CompareAndSwap(false, true) {
+			r.log.Warn("peer sends RTP on more SSRCs than it has streams; dropping those on new ones", "bound", maxUnbound)
+		}
+		return true
+	}
+	if s.closed || s.viaPion || (r.ctx == nil && r.gcm == nil) {
 		return false
 	}
 	var p *rxPacket
@@ -398,6 +416,33 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	p.n = len(out)
 	s.full <- p // never blocks: full has room for every slot
 	r.received.Add(1)
+	return true
+}
+
+// maxUnbound bounds the SSRCs of no bound stream that a peer's RTP may
+// come on at a time. pion opens an SRTP read stream for each new SSRC that
+// decrypts, probes the first 25 for a simulcast layer, and keeps every one
+// (with up to 1 MB of buffered packets) until the connection closes: a
+// client sending three packets on each of 20 000 SSRCs grew the server's
+// heap by 108 MiB for good. A stream's SSRC is unbound only until pion
+// binds the stream (the first packets of a new track), so 64 leave room
+// for every track a client could start at once.
+const maxUnbound = 64
+
+// admitUnbound reports whether RTP on ssrc, which no bound stream has, may
+// go to pion: an SSRC that went before, or a new one within maxUnbound.
+// The caller holds r.mu.
+func (r *directReceiver) admitUnbound(ssrc uint32) bool {
+	if _, ok := r.unbound[ssrc]; ok {
+		return true
+	}
+	if len(r.unbound) >= maxUnbound {
+		return false
+	}
+	if r.unbound == nil {
+		r.unbound = make(map[uint32]struct{})
+	}
+	r.unbound[ssrc] = struct{}{}
 	return true
 }
 

@@ -37,6 +37,10 @@ type Stats struct {
 	// DTLS) from peers dropped because they came faster than the bound
 	// (receive.go: controlRate).
 	ControlRateDrops uint64
+	// UnknownSSRCDrops counts the RTP packets from peers dropped because
+	// they came on an SSRC of no stream of the peer's, past the bound on
+	// such SSRCs (receive.go: maxUnbound).
+	UnknownSSRCDrops uint64
 }
 
 // totals hold the counters of tracks and down tracks that are gone, so the
@@ -46,7 +50,7 @@ type totals struct {
 	packetsOut, bytesOut, nacksIn, resent atomic.Uint64
 	nacksOut, directOut, limited          atomic.Uint64
 	directIn, directDrops, directFailures atomic.Uint64
-	controlDrops                          atomic.Uint64
+	controlDrops, unknownSSRCDrops        atomic.Uint64
 }
 
 func (t *totals) retireReceiver(r *directReceiver) {
@@ -54,6 +58,7 @@ func (t *totals) retireReceiver(r *directReceiver) {
 	t.directDrops.Add(r.dropped.Load())
 	t.directFailures.Add(r.failed.Load())
 	t.controlDrops.Add(r.controlDropped.Load())
+	t.unknownSSRCDrops.Add(r.unboundDropped.Load())
 }
 
 func (t *totals) retireTrack(tr *Track) {
@@ -94,12 +99,14 @@ func (a *API) Stats() Stats {
 		DirectPacketsIn: a.gone.directIn.Load(), DirectDrops: a.gone.directDrops.Load(),
 		DirectDecryptFailures: a.gone.directFailures.Load(), RetransmissionsLimited: a.gone.limited.Load(),
 		OverLimitDrops: a.gone.overLimit.Load(), ControlRateDrops: a.gone.controlDrops.Load(),
+		UnknownSSRCDrops: a.gone.unknownSSRCDrops.Load(),
 	}
 	for _, p := range peers {
 		s.DirectPacketsIn += p.rx.received.Load()
 		s.DirectDrops += p.rx.dropped.Load()
 		s.DirectDecryptFailures += p.rx.failed.Load()
 		s.ControlRateDrops += p.rx.controlDropped.Load()
+		s.UnknownSSRCDrops += p.rx.unboundDropped.Load()
 		p.mu.Lock()
 		for t := range p.published {
 			s.PublishedTracks++

@@ -30,5 +30,6 @@ func (s snapshotSource) Snapshot() metrics.Snapshot {
 		DirectPacketsOut: st.DirectPacketsOut, DirectPacketsIn: st.DirectPacketsIn,
 		DirectDrops: st.DirectDrops, DirectDecryptFailures: st.DirectDecryptFailures,
 		OverLimitDrops: st.OverLimitDrops, ControlRateDrops: st.ControlRateDrops,
+		UnknownSSRCDrops: st.UnknownSSRCDrops,
 	}
 }

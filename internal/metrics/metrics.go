@@ -46,6 +46,11 @@ type Snapshot struct {
 	// dropped because they came faster than the server's bound.
 	ControlRateDrops uint64
 
+	// UnknownSSRCDrops counts RTP packets from participants dropped because
+	// they came on SSRCs of none of their streams, past the server's bound
+	// on such SSRCs.
+	UnknownSSRCDrops uint64
+
 	// DirectPacketsOut counts the packets of PacketsOut the server encrypted
 	// and wrote itself rather than through pion's write path.
 	DirectPacketsOut uint64
