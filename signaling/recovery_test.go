@@ -35,6 +35,32 @@ func loopbackPC(t *testing.T) *webrtc.PeerConnection {
 	return pc
 }
 
+// trickle sends pc's candidates to the server on c.
+func trickle(c *rawClient, pc *webrtc.PeerConnection) {
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand != nil {
+			c.sendJSON(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
+		}
+	})
+}
+
+// offerOn has pc offer to the server on c and applies its answer.
+func offerOn(t *testing.T, c *rawClient, pc *webrtc.PeerConnection) {
+	t.Helper()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer.SDP})
+	answer := c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.str("sdp")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBrokenOffersKeepSessionUsable: offers that do not parse, and offers that
 // parse but cannot be applied (no media, no ICE credentials), get
 // negotiation-failed, and a good offer afterwards is answered.
@@ -116,24 +142,11 @@ func TestBrokenAnswerKeepsSessionUsable(t *testing.T) {
 	pc := loopbackPC(t)
 	gotTrack := make(chan string, 4)
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { gotTrack <- tr.ID() })
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			init := cand.ToJSON()
-			c.sendJSON(map[string]any{"type": "candidate", "candidate": init})
-		}
-	})
+	trickle(c, pc)
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		t.Fatal(err)
 	}
-	offer, _ := pc.CreateOffer(nil)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer.SDP})
-	answer := c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.str("sdp")}); err != nil {
-		t.Fatal(err)
-	}
+	offerOn(t, c, pc)
 
 	// A publisher arrives: the server offers its tracks to the viewer.
 	_ = newParticipant(ctx, t, srv, "answer", "ann", client.Options{})

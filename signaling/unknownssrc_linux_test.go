@@ -37,27 +37,12 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	c := dialRaw(t, srv.URL)
 	c.join("ssrc", "ann")
 	pc := loopbackPC(t)
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			c.sendJSON(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
-		}
-	})
+	trickle(c, pc)
 	track := &rawTrack{bound: make(chan webrtc.TrackLocalWriter, 1)}
 	if _, err := pc.AddTrack(track); err != nil {
 		t.Fatal(err)
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer.SDP})
-	answer := c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.str("sdp")}); err != nil {
-		t.Fatal(err)
-	}
+	offerOn(t, c, pc)
 	for {
 		m := c.expect(protocol.TypeCandidate)
 		init, _ := m["candidate"].(map[string]any)
