@@ -192,9 +192,11 @@ type directReceiver struct {
 	controlLogged                             atomic.Bool
 
 	// unbound are the SSRCs of no bound stream that RTP from the peer came
-	// on and that went to pion, under mu, at most maxUnbound;
-	// unboundDropped counts the packets dropped past that.
+	// on and that went to pion, under mu, at most maxUnbound; rtcpSenders,
+	// the same for the SSRCs its RTCP came from; unboundDropped counts the
+	// packets dropped past those.
 	unbound        map[uint32]struct{}
+	rtcpSenders    map[uint32]struct{}
 	unboundDropped atomic.Uint64
 	unboundLogged  atomic.Bool
 }
@@ -360,11 +362,18 @@ func (r *directReceiver) start(keys *srtpKeys) error {
 func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	ssrc, ok := rtpSSRC(pkt)
 	if !ok {
-		if !learning && !r.allowControl() {
+		if learning {
+			return false
+		}
+		if !r.allowControl() {
 			r.controlDropped.Add(1)
 			if r.controlLogged.CompareAndSwap(false, true) {
 				r.log.Warn("peer sends RTCP, STUN or DTLS faster than the bound; dropping what is over it", "perSecond", r.controlBound())
 			}
+			return true
+		}
+		if sender, ok := rtcpSSRC(pkt); ok && !r.admitRTCPSender(sender) {
+			r.dropUnbound()
 			return true
 		}
 		return false
@@ -376,10 +385,7 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 		if learning || r.admitUnbound(ssrc) {
 			return false
 		}
-		r.unboundDropped.Add(1)
-		if r.unboundLogged.CompareAndSwap(false, true) {
-			r.log.Warn("peer sends RTP on more SSRCs than it has streams; dropping those on new ones", "bound", maxUnbound)
-		}
+		r.dropUnbound()
 		return true
 	}
 	if s.closed || s.viaPion || (r.ctx == nil && r.gcm == nil) {
@@ -444,6 +450,49 @@ func (r *directReceiver) admitUnbound(ssrc uint32) bool {
 	}
 	r.unbound[ssrc] = struct{}{}
 	return true
+}
+
+// admitRTCPSender reports whether RTCP whose first packet is from ssrc may
+// go to pion: a bound stream's SSRC, one that went before, or a new one
+// within maxUnbound. pion's SRTCP session keeps a stream for every such
+// SSRC until the connection closes (20 000 made 9 MiB). The caller does
+// not hold r.mu.
+func (r *directReceiver) admitRTCPSender(ssrc uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.streams[ssrc] != nil {
+		return true
+	}
+	if _, ok := r.rtcpSenders[ssrc]; ok {
+		return true
+	}
+	if len(r.rtcpSenders) >= maxUnbound {
+		return false
+	}
+	if r.rtcpSenders == nil {
+		r.rtcpSenders = make(map[uint32]struct{})
+	}
+	r.rtcpSenders[ssrc] = struct{}{}
+	return true
+}
+
+// dropUnbound counts a packet dropped for its unknown SSRC, and logs the
+// first.
+func (r *directReceiver) dropUnbound() {
+	r.unboundDropped.Add(1)
+	if r.unboundLogged.CompareAndSwap(false, true) {
+		r.log.Warn("peer sends RTP or RTCP on more SSRCs than it has streams; dropping those on new ones", "bound", maxUnbound)
+	}
+}
+
+// rtcpSSRC returns the SSRC that SRTCP keys a compound packet's stream by,
+// its first packet's (RFC 3711 §3.4 leaves it in the clear), and false for
+// what is not RTCP.
+func rtcpSSRC(pkt []byte) (uint32, bool) {
+	if len(pkt) < 8 || pkt[0]&0xc0 != 0x80 || pkt[1] < 192 || pkt[1] > 223 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(pkt[4:8]), true
 }
 
 // decrypt decrypts pkt, a packet of s, into dst and leaves its header in

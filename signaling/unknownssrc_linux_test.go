@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -27,11 +28,12 @@ func (r *rawTrack) RID() string                           { return "" }
 func (r *rawTrack) StreamID() string                      { return "raw" }
 func (r *rawTrack) Kind() webrtc.RTPCodecType             { return webrtc.RTPCodecTypeAudio }
 
-// TestUnknownSSRCsBounded: RTP on SSRCs of none of a client's streams goes
-// to pion for 64 SSRCs at a time; past that it is dropped and counted.
-// pion keeps a read stream (and up to 1 MB of packets) for every SSRC it
-// is given until the connection closes: three packets on each of 20 000
-// SSRCs grew a server's heap by 108 MiB, 3 MiB with the bound.
+// TestUnknownSSRCsBounded: RTP on SSRCs of none of a client's streams, and
+// RTCP from them, go to pion for 64 SSRCs at a time each; past that they
+// are dropped and counted. pion keeps a read stream (and up to 1 MB of
+// packets) for every SSRC it is given until the connection closes: three
+// packets on each of 20 000 SSRCs grew a server's heap by 108 MiB, 3 MiB
+// with the bound.
 func TestUnknownSSRCsBounded(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	c := dialRaw(t, srv.URL)
@@ -57,25 +59,6 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	}
 	w := <-track.bound
 	waitFor(t, func() bool { return pc.ConnectionState() == webrtc.PeerConnectionStateConnected })
-	next := uint32(0x5500_0000)
-	send := func(n, each int) {
-		for range n {
-			for seq := range uint16(each) {
-				hdr := &rtp.Header{Version: 2, PayloadType: 111, SSRC: next, SequenceNumber: seq}
-				if _, err := w.WriteRTP(hdr, make([]byte, 100)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			next++
-		}
-	}
-	// The server reads the client's RTP itself once its route is known,
-	// right after DTLS. New SSRCs until one is dropped: the route is up,
-	// and 64 unknown SSRCs have gone to pion.
-	waitFor(t, func() bool {
-		send(65, 1)
-		return srv.API.Stats().UnknownSSRCDrops > 0
-	})
 	// Let what is still on its way arrive before counting.
 	settled := func() uint64 {
 		for prev := srv.API.Stats().UnknownSSRCDrops; ; {
@@ -87,12 +70,46 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 			prev = cur
 		}
 	}
-	before := settled()
-	const ssrcs, each = 100, 3
-	send(ssrcs, each)
-	want := before + ssrcs*each
-	waitFor(t, func() bool { return srv.API.Stats().UnknownSSRCDrops >= want })
-	if got := settled(); got != want {
-		t.Fatalf("%d packets on new unknown SSRCs dropped, want %d", got-before, ssrcs*each)
+	// bounded has send(n) send on n new SSRCs until one is dropped (the
+	// server reads the client's packets itself once its route is known,
+	// right after DTLS, and 64 unknown SSRCs have then gone to pion), then
+	// on 100 more: each packet on them must be dropped and counted.
+	bounded := func(what string, perSSRC uint64, send func(n int)) {
+		t.Helper()
+		start := settled()
+		waitFor(t, func() bool {
+			send(65)
+			return srv.API.Stats().UnknownSSRCDrops > start
+		})
+		before := settled()
+		send(100)
+		want := before + 100*perSSRC
+		waitFor(t, func() bool { return srv.API.Stats().UnknownSSRCDrops >= want })
+		if got := settled(); got != want {
+			t.Fatalf("%s: %d packets on new unknown SSRCs dropped, want %d", what, got-before, 100*perSSRC)
+		}
 	}
+
+	next := uint32(0x5500_0000)
+	bounded("RTP", 3, func(n int) {
+		for range n {
+			for seq := range uint16(3) {
+				hdr := &rtp.Header{Version: 2, PayloadType: 111, SSRC: next, SequenceNumber: seq}
+				if _, err := w.WriteRTP(hdr, make([]byte, 100)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			next++
+		}
+	})
+	// RTCP from SSRCs of no stream: pion's SRTCP session keeps a stream
+	// for each (20 000 made 9 MiB, 2 MiB with the bound).
+	bounded("RTCP", 1, func(n int) {
+		for range n {
+			if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: next}}); err != nil {
+				t.Fatal(err)
+			}
+			next++
+		}
+	})
 }
