@@ -195,8 +195,8 @@ type directReceiver struct {
 	// on and that went to pion, under mu, at most maxUnbound; rtcpSenders,
 	// the same for the SSRCs its RTCP came from; unboundDropped counts the
 	// packets dropped past those.
-	unbound        map[uint32]struct{}
-	rtcpSenders    map[uint32]struct{}
+	unbound        ssrcSet
+	rtcpSenders    ssrcSet
 	unboundDropped atomic.Uint64
 	unboundLogged  atomic.Bool
 }
@@ -435,22 +435,28 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 // for every track a client could start at once.
 const maxUnbound = 64
 
+// ssrcSet holds at most maxUnbound SSRCs.
+type ssrcSet map[uint32]struct{}
+
+// admit reports whether ssrc is in the set, adding it if there is room.
+func (set *ssrcSet) admit(ssrc uint32) bool {
+	if _, ok := (*set)[ssrc]; ok {
+		return true
+	}
+	if len(*set) >= maxUnbound {
+		return false
+	}
+	if *set == nil {
+		*set = make(ssrcSet)
+	}
+	(*set)[ssrc] = struct{}{}
+	return true
+}
+
 // admitUnbound reports whether RTP on ssrc, which no bound stream has, may
 // go to pion: an SSRC that went before, or a new one within maxUnbound.
 // The caller holds r.mu.
-func (r *directReceiver) admitUnbound(ssrc uint32) bool {
-	if _, ok := r.unbound[ssrc]; ok {
-		return true
-	}
-	if len(r.unbound) >= maxUnbound {
-		return false
-	}
-	if r.unbound == nil {
-		r.unbound = make(map[uint32]struct{})
-	}
-	r.unbound[ssrc] = struct{}{}
-	return true
-}
+func (r *directReceiver) admitUnbound(ssrc uint32) bool { return r.unbound.admit(ssrc) }
 
 // admitRTCPSender reports whether RTCP whose first packet is from ssrc may
 // go to pion: a bound stream's SSRC, one that went before, or a new one
@@ -460,20 +466,7 @@ func (r *directReceiver) admitUnbound(ssrc uint32) bool {
 func (r *directReceiver) admitRTCPSender(ssrc uint32) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.streams[ssrc] != nil {
-		return true
-	}
-	if _, ok := r.rtcpSenders[ssrc]; ok {
-		return true
-	}
-	if len(r.rtcpSenders) >= maxUnbound {
-		return false
-	}
-	if r.rtcpSenders == nil {
-		r.rtcpSenders = make(map[uint32]struct{})
-	}
-	r.rtcpSenders[ssrc] = struct{}{}
-	return true
+	return r.streams[ssrc] != nil || r.rtcpSenders.admit(ssrc)
 }
 
 // dropUnbound counts a packet dropped for its unknown SSRC, and logs the
