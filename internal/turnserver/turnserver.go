@@ -19,6 +19,15 @@ import (
 	"github.com/confab/confab/sfu"
 )
 
+// MaxAllocationsPerUser bounds the allocations one set of credentials (one
+// participant's) may hold at once; past it, an Allocate gets 486
+// (Allocation Quota Reached). Each allocation holds a relay socket for up
+// to its lifetime (10 minutes, refreshed), so without a bound one
+// participant's credentials could take every file descriptor the process
+// has. A browser allocates one per TURN address and local network, a few;
+// an ICE restart may hold the old ones until they expire.
+const MaxAllocationsPerUser = 32
+
 // closeTimeout bounds how long Close waits for pion's loops to end after
 // their sockets are closed; they normally end within microseconds.
 const closeTimeout = 5 * time.Second
@@ -60,6 +69,7 @@ type Server struct {
 	relayIP net.IP
 	loops   *loops
 	log     *slog.Logger
+	quota   quota
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,6 +81,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{relayIP: cfg.RelayIP, loops: newLoops(), log: cfg.Logger}
+	s.quota.log = cfg.Logger
 	udpNet, tcpNet := "udp4", "tcp4"
 	if cfg.ListenIP.To4() == nil {
 		udpNet, tcpNet = "udp6", "tcp6"
@@ -120,6 +131,11 @@ func Start(cfg Config) (*Server, error) {
 		LoggerFactory:     sfu.LoggerFactory(cfg.Logger),
 		Realm:             cfg.Realm,
 		AuthHandler:       authHandler(cfg.Secret, cfg.Realm, cfg.Now, cfg.Logger),
+		QuotaHandler:      s.quota.allow,
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(_, _ net.Addr, _, user, _ string, _ net.Addr, _ int) { s.quota.add(user, 1) },
+			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) { s.quota.add(user, -1) },
+		},
 	})
 	if err != nil {
 		closeAll()
@@ -233,4 +249,45 @@ func (s *Server) Close() error {
 		s.log.Info("turn server stopped")
 	})
 	return s.closeErr
+}
+
+// quota counts the allocations each user holds, for MaxAllocationsPerUser.
+// pion checks the quota before it allocates and reports allocations made
+// and deleted; two Allocates racing past the check may exceed it by one.
+type quota struct {
+	mu     sync.Mutex
+	held   map[string]int
+	logged map[string]bool
+	log    *slog.Logger
+}
+
+// allow is pion's QuotaHandler.
+func (q *quota) allow(user, _ string, src net.Addr) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.held[user] < MaxAllocationsPerUser {
+		return true
+	}
+	if !q.logged[user] && q.log != nil {
+		if q.logged == nil {
+			q.logged = make(map[string]bool)
+		}
+		q.logged[user] = true
+		q.log.Warn("TURN allocation refused: quota reached", "user", user, "from", src, "quota", MaxAllocationsPerUser)
+	}
+	return false
+}
+
+// add changes user's count of allocations by n.
+func (q *quota) add(user string, n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.held == nil {
+		q.held = make(map[string]int)
+	}
+	q.held[user] += n
+	if q.held[user] <= 0 {
+		delete(q.held, user)
+		delete(q.logged, user)
+	}
 }

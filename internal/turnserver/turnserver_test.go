@@ -366,3 +366,65 @@ func TestCloseWithLiveClients(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestAllocationQuota: one participant's credentials hold at most
+// MaxAllocationsPerUser allocations at once; the next Allocate is refused,
+// another participant's is not, and one freed makes room again.
+func TestAllocationQuota(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := startServer(t, nil)
+	defer closeServer(t, s)
+	user, pass := Credentials(testSecret, "alice", time.Hour, testNow)
+	var relays []net.PacketConn
+	defer func() {
+		for _, r := range relays {
+			_ = r.Close()
+		}
+	}()
+	var clients []*turnClient
+	defer func() {
+		for _, c := range clients {
+			c.close()
+		}
+	}()
+	allocate := func(user, pass string) (net.PacketConn, error) {
+		c := dialTURN(t, s, "udp", user, pass)
+		clients = append(clients, c)
+		return c.Allocate()
+	}
+	for i := range MaxAllocationsPerUser {
+		relay, err := allocate(user, pass)
+		if err != nil {
+			t.Fatalf("allocation %d: %v", i+1, err)
+		}
+		relays = append(relays, relay)
+	}
+	if relay, err := allocate(user, pass); err == nil {
+		_ = relay.Close()
+		t.Fatalf("allocation %d of one participant succeeded", MaxAllocationsPerUser+1)
+	}
+	bob, bobPass := Credentials(testSecret, "bob", time.Hour, testNow)
+	relay, err := allocate(bob, bobPass)
+	if err != nil {
+		t.Fatalf("another participant's allocation: %v", err)
+	}
+	relays = append(relays, relay)
+
+	// Closing a relay deletes its allocation (a refresh with lifetime 0).
+	if err := relays[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	relays = relays[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		relay, err := allocate(user, pass)
+		if err == nil {
+			relays = append(relays, relay)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no room after an allocation was freed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
