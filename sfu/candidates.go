@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -23,18 +24,22 @@ import (
 const MaxRemoteCandidates = 64
 
 // MaxClientSections bounds the media sections of a client's own (not
-// opened by the server to send it someone's media) in its offers. pion
-// keeps a transceiver for every section it has ever seen and never frees
-// one, so offers with new mids each time grew a peer without end: an offer
-// of 2000 audio sections (1 MiB, the largest signaling frame) took 155 ms
-// to answer and kept 6.6 MiB. A client needs two per track it sends; the
-// web page adds a section per track it starts publishing (a screen share
-// started again gets new ones), so a long meeting stays far below it.
+// opened by the server to send it someone's media) that its offers may
+// have had over the connection's life, each distinct mid counted once.
+// pion keeps a transceiver for every section it has ever seen and never
+// frees one, so offers with new mids each time grew a peer without end: an
+// offer of 2000 audio sections (1 MiB, the largest signaling frame) took
+// 155 ms to answer and kept 6.6 MiB. A client needs one per track it
+// sends; the web page adds one per track it starts publishing (a screen
+// share started again gets new ones), so a long meeting stays far below.
 const MaxClientSections = 256
 
 // remoteCandidates counts the distinct remote candidates of a peer's ICE
-// session. A candidate is known by its attribute text without the
-// "candidate:" prefix (the same candidate sent twice counts once).
+// session. A candidate is known by the transport address it names
+// (candidateKey), so the same one counts once however it is written
+// (browsers add "ufrag ..." to the candidates they trickle and not to the
+// copies in their descriptions) and a peer-reflexive address a check came
+// from is the candidate signaled for it, if any.
 type remoteCandidates struct {
 	mu    sync.Mutex
 	ufrag string
@@ -42,9 +47,47 @@ type remoteCandidates struct {
 }
 
 // candidateKey is the key under which cand, an a=candidate value or a
-// trickled candidate string, is counted.
+// trickled candidate string, is counted: its transport, address and port
+// ("udp 192.0.2.1 5000"). Text that does not parse counts as itself.
 func candidateKey(cand string) string {
-	return strings.TrimPrefix(strings.TrimSpace(cand), "candidate:")
+	f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(cand), "candidate:"))
+	if len(f) < 6 {
+		return strings.Join(f, " ")
+	}
+	return addressKey(f[2], f[4], f[5])
+}
+
+// addressKey is candidateKey's form of a transport address.
+func addressKey(transport, addr, port string) string {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		addr = a.Unmap().String()
+	}
+	return strings.ToLower(transport) + " " + addr + " " + port
+}
+
+// check reports, before a remote description is applied, whether its
+// ICE ufrag and candidates would take the session past
+// MaxRemoteCandidates: pion adds every candidate of every description.
+func (rc *remoteCandidates) check(ufrag string, cands []string) error {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	if ufrag == rc.ufrag {
+		n = len(rc.seen)
+	}
+	counted := make(map[string]bool, len(cands))
+	for _, c := range cands {
+		key := candidateKey(c)
+		if _, ok := rc.seen[key]; (ok && ufrag == rc.ufrag) || counted[key] {
+			continue
+		}
+		counted[key] = true
+		n++
+	}
+	if n > MaxRemoteCandidates {
+		return fmt.Errorf("%w: the description would bring the ICE session to %d candidates, at most %d", ErrBadSDP, n, MaxRemoteCandidates)
+	}
+	return nil
 }
 
 // applied records the remote description just applied, with its ICE ufrag
@@ -62,8 +105,11 @@ func (rc *remoteCandidates) applied(ufrag string, cands []string) {
 }
 
 // admit counts cand and reports whether it is within MaxRemoteCandidates.
-func (rc *remoteCandidates) admit(cand string) error {
-	key := candidateKey(cand)
+func (rc *remoteCandidates) admit(cand string) error { return rc.admitKey(candidateKey(cand)) }
+
+// admitKey counts the candidate of key and reports whether it is within
+// MaxRemoteCandidates.
+func (rc *remoteCandidates) admitKey(key string) error {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.seen == nil {
@@ -135,7 +181,8 @@ func admitCheck(ix *ufragIndex, pkt []byte, addr netip.AddrPort) bool {
 // What is over it is counted with the datagrams over the control bound,
 // and logged once.
 func (p *Peer) admitCheckFrom(addr netip.AddrPort) bool {
-	if err := p.candidates.admit("prflx udp " + addr.String()); err != nil {
+	key := addressKey("udp", addr.Addr().String(), strconv.Itoa(int(addr.Port())))
+	if err := p.candidates.admitKey(key); err != nil {
 		p.rx.controlDropped.Add(1)
 		if p.candidatesLogged.CompareAndSwap(false, true) {
 			p.log.Warn("connectivity checks come from more addresses than the peer may have candidates; dropping those from new ones", "err", err)

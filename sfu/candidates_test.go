@@ -21,9 +21,11 @@ func hostCandidate(i int) string {
 
 // TestCandidateBound: a peer takes MaxRemoteCandidates distinct remote
 // candidates in an ICE session, from its remote descriptions and trickled,
-// and refuses the rest with ErrTooManyCandidates; one sent again does not
-// count twice; an offer carrying more is refused whole; an ICE restart (a
-// new ufrag) starts a new count.
+// and refuses the rest with ErrTooManyCandidates; one sent again, or
+// written otherwise (as browsers trickle them, with "ufrag ..."), does not
+// count twice; a description that would take the session past the bound
+// is refused whole, alone or with what came before; an ICE restart (a new
+// ufrag) starts a new count.
 func TestCandidateBound(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	api := loopbackAPI(t)
@@ -52,6 +54,10 @@ func TestCandidateBound(t *testing.T) {
 	if err := add(5); err != nil {
 		t.Fatalf("a candidate sent again: %v", err)
 	}
+	rewritten := strings.Replace(hostCandidate(7), "candidate:7 ", "candidate:99 ", 1) + " generation 0 ufrag abcd network-id 1"
+	if err := peer.AddCandidate(webrtc.ICECandidateInit{Candidate: rewritten, SDPMid: &mid}); err != nil {
+		t.Fatalf("a candidate sent again, written otherwise: %v", err)
+	}
 
 	// An ICE restart: the same offer with a new ufrag starts a new count.
 	ufrag := regexp.MustCompile(`a=ice-ufrag:(\S+)`).FindStringSubmatch(offer)[1]
@@ -61,6 +67,26 @@ func TestCandidateBound(t *testing.T) {
 	}
 	if err := add(MaxRemoteCandidates); err != nil {
 		t.Fatalf("after an ICE restart: %v", err)
+	}
+	// Descriptions add up: 60 trickled, then the same offer again with 4
+	// new candidates is taken (64), with 5 refused.
+	for i := 1; i < 60; i++ {
+		if err := add(MaxRemoteCandidates + i); err != nil {
+			t.Fatalf("candidate %d after the restart: %v", i+1, err)
+		}
+	}
+	withNew := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("a=" + hostCandidate(1000+i) + "\r\n")
+		}
+		return strings.Replace(restart, "a=mid:0\r\n", "a=mid:0\r\n"+b.String(), 1)
+	}
+	if _, err := peer.Answer(withNew(5)); !errors.Is(err, ErrBadSDP) || !strings.Contains(err.Error(), "65 candidates") {
+		t.Fatalf("an offer bringing the session to 65 candidates: %v, want ErrBadSDP", err)
+	}
+	if _, err := peer.Answer(withNew(4)); err != nil {
+		t.Fatalf("an offer bringing the session to 64 candidates: %v", err)
 	}
 
 	// An offer with more candidates than the bound is refused before pion
@@ -78,9 +104,10 @@ func TestCandidateBound(t *testing.T) {
 	}
 }
 
-// TestClientSectionsBound: a client's offers may have at most
-// maxClientSections media sections of its own; the sections the server
-// opened to send it media do not count.
+// TestClientSectionsBound: a client's offers may have had at most
+// maxClientSections media sections of its own over the connection's life;
+// the sections the server opened to send it media do not count, and a
+// section renamed counts as a new one (pion keeps both).
 func TestClientSectionsBound(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	api := loopbackAPI(t)
@@ -100,6 +127,7 @@ func TestClientSectionsBound(t *testing.T) {
 			}
 		}
 	}
+	var last string
 	offer := func() error {
 		o, err := client.CreateOffer(nil)
 		if err != nil {
@@ -108,6 +136,7 @@ func TestClientSectionsBound(t *testing.T) {
 		if err := client.SetLocalDescription(o); err != nil {
 			t.Fatal(err)
 		}
+		last = o.SDP
 		a, err := peer.Answer(o.SDP)
 		if err != nil {
 			return err // the last step: pion's client cannot roll back
@@ -157,6 +186,15 @@ func TestClientSectionsBound(t *testing.T) {
 	addSections(4)
 	if err := offer(); err != nil {
 		t.Fatalf("an offer with 6 sections of the client's own and 3 of the server's: %v", err)
+	}
+	// The same offer with one of the client's sections renamed: refused.
+	renamed := strings.Replace(last, "a=mid:0\r\n", "a=mid:renamed\r\n", 1)
+	renamed = strings.Replace(renamed, "a=group:BUNDLE 0 ", "a=group:BUNDLE renamed ", 1)
+	if renamed == last {
+		t.Fatal("no mid 0 to rename")
+	}
+	if _, err := peer.Answer(renamed); !errors.Is(err, ErrBadSDP) || !strings.Contains(err.Error(), "7 media sections of the client's own") {
+		t.Fatalf("an offer renaming a section of the client's own: %v, want ErrBadSDP", err)
 	}
 	// One more of the client's: refused, and the peer stays usable.
 	addSections(1)

@@ -72,6 +72,9 @@ type Peer struct {
 	// send the peer someone's media, under mu; the others in its offers
 	// are the client's own (MaxClientSections).
 	serverMids map[string]struct{}
+	// clientMids are the mids of every other section the client's offers
+	// have had, under mu: pion keeps a transceiver for each.
+	clientMids map[string]struct{}
 	// dataChannels counts the data channels the client opened.
 	dataChannels atomic.Int32
 	// localUfrag is the ICE ufrag the peer is known by in the media
@@ -246,27 +249,44 @@ func (p *Peer) Answer(offer string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("check offer: %w", err)
 	}
-	if n := p.clientSections(remote.mids); n > p.owner.maxClientSections {
-		return "", fmt.Errorf("check offer: %w: %d media sections of the client's own, at most %d", ErrBadSDP, n, p.owner.maxClientSections)
+	if n := p.clientSections(remote.mids, false); n > p.owner.maxClientSections {
+		return "", fmt.Errorf("check offer: %w: %d media sections of the client's own over the connection's life, at most %d", ErrBadSDP, n, p.owner.maxClientSections)
+	}
+	if err := p.candidates.check(remote.ufrag, remote.candidates); err != nil {
+		return "", fmt.Errorf("check offer: %w", err)
 	}
 	answer, err := p.answer(offer)
 	if err != nil {
 		return "", err
 	}
 	p.candidates.applied(remote.ufrag, remote.candidates)
+	p.clientSections(remote.mids, true)
+	p.rx.declare(remote.ssrcs)
 	p.registerUfrag()
 	return answer, nil
 }
 
-// clientSections counts the mids of an offer's sections that the server
-// did not open.
-func (p *Peer) clientSections(mids []string) int {
+// clientSections counts the client's own sections (those whose mids the
+// server did not open) that the peer would have had over its life with an
+// offer of mids, and records them when record is set (once the offer is
+// applied). pion never frees a transceiver, so a client that renamed its
+// sections in each offer would otherwise grow the peer without end.
+func (p *Peer) clientSections(mids []string, record bool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
+	n := len(p.clientMids)
 	for _, mid := range mids {
-		if _, ok := p.serverMids[mid]; !ok {
-			n++
+		_, server := p.serverMids[mid]
+		_, known := p.clientMids[mid]
+		if server || known {
+			continue
+		}
+		n++
+		if record {
+			if p.clientMids == nil {
+				p.clientMids = make(map[string]struct{})
+			}
+			p.clientMids[mid] = struct{}{}
 		}
 	}
 	return n
@@ -311,10 +331,14 @@ func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 	if err != nil {
 		return true, fmt.Errorf("check answer: %w", err)
 	}
+	if err := p.candidates.check(remote.ufrag, remote.candidates); err != nil {
+		return true, fmt.Errorf("check answer: %w", err)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer, fmt.Errorf("apply answer: %w", err)
 	}
 	p.candidates.applied(remote.ufrag, remote.candidates)
+	p.rx.declare(remote.ssrcs)
 	return false, nil
 }
 

@@ -191,12 +191,15 @@ type directReceiver struct {
 	received, dropped, failed, controlDropped atomic.Uint64
 	controlLogged                             atomic.Bool
 
-	// unbound are the SSRCs of no bound stream that RTP from the peer came
-	// on and that went to pion, under mu, at most maxUnbound; rtcpSenders,
-	// the same for the SSRCs its RTCP came from; unboundDropped counts the
-	// packets dropped past those.
+	// unbound are the SSRCs, neither declared nor of a bound stream, that
+	// RTP from the peer came on and that went to pion over the
+	// connection's life, under mu, at most maxUnbound; rtcpSenders, the
+	// same for the SSRCs its RTCP came from; declared, the SSRCs its latest
+	// remote description declares (a=ssrc), which pass freely;
+	// unboundDropped counts the packets dropped past those.
 	unbound        ssrcSet
 	rtcpSenders    ssrcSet
+	declared       map[uint32]struct{}
 	unboundDropped atomic.Uint64
 	unboundLogged  atomic.Bool
 }
@@ -233,7 +236,6 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	}
 	r.mu.Lock()
 	r.streams[info.SSRC] = s
-	delete(r.unbound, info.SSRC)
 	r.wg.Add(1)
 	r.mu.Unlock()
 	if r.index != nil {
@@ -425,14 +427,17 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	return true
 }
 
-// maxUnbound bounds the SSRCs of no bound stream that a peer's RTP may
-// come on at a time. pion opens an SRTP read stream for each new SSRC that
-// decrypts, probes the first 25 for a simulcast layer, and keeps every one
-// (with up to 1 MB of buffered packets) until the connection closes: a
-// client sending three packets on each of 20 000 SSRCs grew the server's
-// heap by 108 MiB for good. A stream's SSRC is unbound only until pion
-// binds the stream (the first packets of a new track), so 64 leave room
-// for every track a client could start at once.
+// maxUnbound bounds the SSRCs a peer's RTP may come on, over its
+// connection's life, that its descriptions do not declare and no bound
+// stream has (and, apart, those its RTCP may come from). pion opens an
+// SRTP read stream for each new SSRC that decrypts, probes the first 25
+// for a simulcast layer or an undeclared track (for which it then makes a
+// transceiver), and keeps every one, with up to 1 MB of buffered packets,
+// until the connection closes: a client sending three packets on each of
+// 20 000 SSRCs grew the server's heap by 108 MiB for good. Browsers
+// declare their SSRCs, except simulcast layers named by rid (one per
+// layer and its RTX, six for a three-layer track), and pion binds the
+// declared ones before their first packet.
 const maxUnbound = 64
 
 // ssrcSet holds at most maxUnbound SSRCs.
@@ -454,19 +459,40 @@ func (set *ssrcSet) admit(ssrc uint32) bool {
 }
 
 // admitUnbound reports whether RTP on ssrc, which no bound stream has, may
-// go to pion: an SSRC that went before, or a new one within maxUnbound.
-// The caller holds r.mu.
-func (r *directReceiver) admitUnbound(ssrc uint32) bool { return r.unbound.admit(ssrc) }
+// go to pion: a declared SSRC, one that went before, or a new one within
+// maxUnbound. The caller holds r.mu.
+func (r *directReceiver) admitUnbound(ssrc uint32) bool {
+	if _, ok := r.declared[ssrc]; ok {
+		return true
+	}
+	return r.unbound.admit(ssrc)
+}
+
+// declare makes ssrcs, those the peer's latest remote description
+// declares, the ones that pass without counting against maxUnbound.
+func (r *directReceiver) declare(ssrcs []uint32) {
+	set := make(map[uint32]struct{}, len(ssrcs))
+	for _, s := range ssrcs {
+		set[s] = struct{}{}
+	}
+	r.mu.Lock()
+	r.declared = set
+	r.mu.Unlock()
+}
 
 // admitRTCPSender reports whether RTCP whose first packet is from ssrc may
-// go to pion: a bound stream's SSRC, one that went before, or a new one
-// within maxUnbound. pion's SRTCP session keeps a stream for every such
+// go to pion: a bound stream's SSRC, a declared one (Firefox sends its
+// receiver reports from the SSRCs it declares in its receive-only
+// sections), one that went before, or a new one within maxUnbound. pion's SRTCP session keeps a stream for every such
 // SSRC until the connection closes (20 000 made 9 MiB). The caller does
 // not hold r.mu.
 func (r *directReceiver) admitRTCPSender(ssrc uint32) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.streams[ssrc] != nil || r.rtcpSenders.admit(ssrc)
+	if _, ok := r.declared[ssrc]; ok || r.streams[ssrc] != nil {
+		return true
+	}
+	return r.rtcpSenders.admit(ssrc)
 }
 
 // dropUnbound counts a packet dropped for its unknown SSRC, and logs the

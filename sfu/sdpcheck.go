@@ -31,7 +31,7 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // then cannot answer) is refused too.
 //
 // It returns what the peer needs of an accepted description: its ICE ufrag
-// and candidates, and its media sections' mids.
+// and candidates, its media sections' mids, and the SSRCs it declares.
 func checkRemoteSDP(raw string, offer bool) (remoteDesc, error) {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
@@ -66,9 +66,15 @@ func checkRemoteSDP(raw string, offer bool) (remoteDesc, error) {
 			return remoteDesc{}, fmt.Errorf("%w: media section %d (mid %q) sends %d streams: this is Plan B; the server speaks Unified Plan, one stream per media section", ErrBadSDP, i, mid, n)
 		}
 		for _, a := range m.Attributes {
-			if a.Key == "candidate" {
+			switch a.Key {
+			case "candidate":
 				distinct[candidateKey(a.Value)] = struct{}{}
 				remote.candidates = append(remote.candidates, a.Value)
+			case sdp.AttrKeySSRC:
+				field, _, _ := strings.Cut(a.Value, " ")
+				if ssrc, err := strconv.ParseUint(field, 10, 32); err == nil {
+					remote.ssrcs = append(remote.ssrcs, uint32(ssrc))
+				}
 			}
 		}
 		if len(distinct) > MaxRemoteCandidates {
@@ -114,6 +120,8 @@ type remoteDesc struct {
 	ufrag      string
 	candidates []string
 	mids       []string
+	// ssrcs are the SSRCs its a=ssrc lines declare, in every section.
+	ssrcs []uint32
 }
 
 // checkTransportSection checks the ICE credentials and the fingerprint where

@@ -35,6 +35,9 @@ func (s *session) handleOffer(sdp string) {
 		s.log.Debug("ignoring client offer while the server's offer is outstanding")
 		return
 	}
+	if !s.admitDescription(len(sdp)) {
+		return
+	}
 	answer, err := s.peer.Answer(sdp)
 	if err != nil {
 		s.log.Warn("client offer rejected", "err", err)
@@ -68,6 +71,7 @@ func (s *session) handleAnswer(sdp string) {
 		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "no offer from the server is waiting for an answer"))
 		return
 	}
+	s.chargeDescription(len(sdp))
 	if pending, err := s.peer.SetAnswer(sdp); err != nil {
 		s.log.Warn("client answer rejected", "err", err)
 		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your answer: %v", err))

@@ -14,6 +14,7 @@ import (
 	"github.com/confab/confab/internal/protocol"
 	"github.com/confab/confab/internal/sdptest"
 	"github.com/confab/confab/internal/testserver"
+	"github.com/confab/confab/signaling"
 )
 
 // loopbackPC is a pion peer connection limited to 127.0.0.1, for tests that
@@ -44,8 +45,9 @@ func trickle(c *rawClient, pc *webrtc.PeerConnection) {
 	})
 }
 
-// offerOn has pc offer to the server on c and applies its answer.
-func offerOn(t *testing.T, c *rawClient, pc *webrtc.PeerConnection) {
+// offerOn has pc offer to the server on c and applies its answer. edits,
+// if any, change the offer the server gets (not pc's own).
+func offerOn(t *testing.T, c *rawClient, pc *webrtc.PeerConnection, edits ...func(string) string) {
 	t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -54,7 +56,11 @@ func offerOn(t *testing.T, c *rawClient, pc *webrtc.PeerConnection) {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		t.Fatal(err)
 	}
-	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: offer.SDP})
+	sent := offer.SDP
+	for _, edit := range edits {
+		sent = edit(sent)
+	}
+	c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: sent})
 	answer := c.expect(protocol.TypeAnswer, protocol.TypeCandidate)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.str("sdp")}); err != nil {
 		t.Fatal(err)
@@ -131,11 +137,21 @@ func TestPlanBOfferRefused(t *testing.T) {
 // TestBrokenAnswerKeepsSessionUsable: a subscriber answers the server's offer
 // with an answer pion cannot apply; it gets negotiation-failed, and answering
 // properly (the same offer, or the new one the server sends) brings the
-// publisher's media.
+// publisher's media. The same holds with a description budget its first
+// offer spends: answers are never refused for it.
 func TestBrokenAnswerKeepsSessionUsable(t *testing.T) {
+	t.Run("default", func(t *testing.T) { brokenAnswer(t, nil) })
+	t.Run("budget spent", func(t *testing.T) {
+		brokenAnswer(t, func(o *signaling.Options) { o.DescriptionRate, o.DescriptionBurst = 1, 16<<10 })
+	})
+}
+
+// brokenAnswer is TestBrokenAnswerKeepsSessionUsable with opts; with opts
+// set, the viewer spends its description budget on offers first.
+func brokenAnswer(t *testing.T, opts func(*signaling.Options)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv := testserver.Start(t, testserver.Options{})
+	srv := testserver.Start(t, testserver.Options{Signaling: opts})
 	c := dialRaw(t, srv.URL)
 	c.join("answer", "viewer")
 
@@ -147,6 +163,20 @@ func TestBrokenAnswerKeepsSessionUsable(t *testing.T) {
 		t.Fatal(err)
 	}
 	offerOn(t, c, pc)
+	if opts != nil {
+		// The same offer again until the budget refuses one.
+		for refused := false; !refused; {
+			c.sendJSON(protocol.SessionDescription{Type: protocol.TypeOffer, SDP: pc.LocalDescription().SDP})
+			for answered := false; !answered && !refused; {
+				m, err := c.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				answered = m.str("type") == protocol.TypeAnswer
+				refused = m.str("code") == string(protocol.CodeNegotiationFailed)
+			}
+		}
+	}
 
 	// A publisher arrives: the server offers its tracks to the viewer.
 	_ = newParticipant(ctx, t, srv, "answer", "ann", client.Options{})

@@ -62,14 +62,16 @@ type Options struct {
 	// message per member (a join, a peer connection too; a track, a media
 	// section at every member for the rest of its connection), and a
 	// flood of them filled the send queues of members on slow links, which
-	// are disconnected when full. Defaults 5 and 20.
+	// are disconnected when full. Requests over it are dropped; tracks are
+	// never refused, but spend it into debt. Defaults 5 and 20.
 	RoomEventRate  float64
 	RoomEventBurst float64
 	// DescriptionRate and DescriptionBurst bound the bytes of session
-	// descriptions (offers and answers) one participant may send, per
-	// second and at once: the server's cost of applying one grows with its
-	// size (a 1 MiB offer takes pion about 150 ms). Defaults 256 KiB and
-	// 4 MiB.
+	// descriptions one participant may send, per second and at once: the
+	// server's cost of applying one grows with its size (a 1 MiB offer
+	// takes pion about 150 ms). Offers over the budget are refused; answers
+	// (which come only as often as the server offers) are never refused
+	// but spend it. Defaults 256 KiB and 4 MiB.
 	DescriptionRate  float64
 	DescriptionBurst float64
 	// SendQueue is how many messages may wait for a slow client before it is

@@ -134,18 +134,13 @@ func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 }
 
 // admitRoomEvent takes a token for what the room passes on to every
-// member (a join, which also costs a peer connection; a track, which opens
-// a media section at each; chat, mute, publish), or drops it and reports
-// false. The client hears
+// member (a join, which also costs a peer connection; chat, mute,
+// publish), or drops it and reports false. The client hears
 // of it at most once a second: the answer to a flood must not be one.
 func (s *session) admitRoomEvent() bool {
 	now := time.Now()
 	opts := &s.srv.opts
-	if s.roomEvents == nil {
-		b := tokenbucket.New(opts.RoomEventRate, opts.RoomEventBurst, now)
-		s.roomEvents = &b
-	}
-	if s.roomEvents.Take(1, now) {
+	if s.roomEventBudget(now).Take(1, now) {
 		return true
 	}
 	if now.Sub(s.roomEventsRefused) >= time.Second {
@@ -159,16 +154,29 @@ func (s *session) admitRoomEvent() bool {
 	return false
 }
 
-// admitDescription spends n bytes of the session's description budget, or
-// tells the client it has run out and reports false.
+// chargeRoomEvent spends a token on a track the client started, into debt
+// if need be.
+func (s *session) chargeRoomEvent() {
+	now := time.Now()
+	s.roomEventBudget(now).Spend(1, now)
+}
+
+// roomEventBudget returns the session's room-event budget, made at the
+// first use.
+func (s *session) roomEventBudget(now time.Time) *tokenbucket.Bucket {
+	if s.roomEvents == nil {
+		b := tokenbucket.New(s.srv.opts.RoomEventRate, s.srv.opts.RoomEventBurst, now)
+		s.roomEvents = &b
+	}
+	return s.roomEvents
+}
+
+// admitDescription spends n bytes of the session's description budget on
+// an offer, or tells the client it has run out and reports false.
 func (s *session) admitDescription(n int) bool {
 	now := time.Now()
 	opts := &s.srv.opts
-	if s.descriptions == nil {
-		b := tokenbucket.New(opts.DescriptionRate, opts.DescriptionBurst, now)
-		s.descriptions = &b
-	}
-	if s.descriptions.Take(float64(n), now) {
+	if s.descriptionBudget(now).Take(float64(n), now) {
 		return true
 	}
 	if !s.descriptionsLogged {
@@ -179,6 +187,26 @@ func (s *session) admitDescription(n int) bool {
 		"session descriptions come too fast: at most %.0f KiB a second, %.0f KiB at once; send it again later",
 		opts.DescriptionRate/1024, opts.DescriptionBurst/1024))
 	return false
+}
+
+// chargeDescription spends n bytes of the budget on an answer, into debt
+// if need be: an answer is never refused for the budget (the client would
+// not send it again, and the server's offer would wait for ever), and
+// answers come only as often as the server offers; what they spend holds
+// back the client's offers instead.
+func (s *session) chargeDescription(n int) {
+	now := time.Now()
+	s.descriptionBudget(now).Spend(float64(n), now)
+}
+
+// descriptionBudget returns the session's budget of description bytes,
+// made at the first use.
+func (s *session) descriptionBudget(now time.Time) *tokenbucket.Bucket {
+	if s.descriptions == nil {
+		b := tokenbucket.New(s.srv.opts.DescriptionRate, s.srv.opts.DescriptionBurst, now)
+		s.descriptions = &b
+	}
+	return s.descriptions
 }
 
 // send queues a message for the client, if it is connected.
@@ -291,9 +319,6 @@ func (s *session) handle(req any) {
 	case rejected:
 		err = m.err
 	case *protocol.SessionDescription:
-		if !s.admitDescription(len(m.SDP)) {
-			break
-		}
 		if m.Type == protocol.TypeOffer {
 			s.handleOffer(m.SDP)
 		} else {
@@ -479,12 +504,11 @@ func (s *session) handlePeerEvent(ev any) {
 			s.sendError(protocol.Errorf(protocol.CodeUnauthorized, "your token does not allow publishing: track %q is not forwarded", e.t.ID()))
 			return
 		}
-		if !s.admitRoomEvent() {
-			// Each track opens a media section at every member, which
-			// stays for the connection's life.
-			s.log.Info("track refused: room-event budget spent", "track", e.t.ID())
-			return
-		}
+		// Each track opens a media section at every member, which stays
+		// for the connection's life. It is never refused (a share would
+		// be lost for a burst of chat before it), but it spends the
+		// room-event budget, into debt: joins, chat and mute wait.
+		s.chargeRoomEvent()
 		if _, err := s.room.Publish(s.id, e.t); err != nil {
 			s.fail(err)
 		}

@@ -1,6 +1,8 @@
 package signaling_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,9 +30,9 @@ func (r *rawTrack) RID() string                           { return "" }
 func (r *rawTrack) StreamID() string                      { return "raw" }
 func (r *rawTrack) Kind() webrtc.RTPCodecType             { return webrtc.RTPCodecTypeAudio }
 
-// TestUnknownSSRCsBounded: RTP on SSRCs of none of a client's streams, and
-// RTCP from them, go to pion for 64 SSRCs at a time each; past that they
-// are dropped and counted. pion keeps a read stream (and up to 1 MB of
+// TestUnknownSSRCsBounded: RTP on SSRCs that a client's descriptions do not
+// declare, and RTCP from them, go to pion for 64 SSRCs over the
+// connection's life, each; past that they are dropped and counted. pion keeps a read stream (and up to 1 MB of
 // packets) for every SSRC it is given until the connection closes: three
 // packets on each of 20 000 SSRCs grew a server's heap by 108 MiB, 3 MiB
 // with the bound.
@@ -40,11 +42,22 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	c.join("ssrc", "ann")
 	pc := loopbackPC(t)
 	trickle(c, pc)
-	track := &rawTrack{bound: make(chan webrtc.TrackLocalWriter, 1)}
-	if _, err := pc.AddTrack(track); err != nil {
+	// A receive-only audio section first, without a=ssrc: pion takes RTP
+	// on an undeclared SSRC with its payload type as a new track of that
+	// section, and binds it, which must not free its place in the bound.
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		t.Fatal(err)
 	}
-	offerOn(t, c, pc)
+	track := &rawTrack{bound: make(chan webrtc.TrackLocalWriter, 1)}
+	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	// The receive-only section declares an SSRC, as Firefox's do: RTCP
+	// from it (Firefox sends its reports from those) always passes.
+	const declared = 0x0dec1a2e
+	offerOn(t, c, pc, func(sdp string) string {
+		return strings.Replace(sdp, "a=recvonly\r\n", fmt.Sprintf("a=recvonly\r\na=ssrc:%d cname:declared\r\n", declared), 1)
+	})
 	for {
 		m := c.expect(protocol.TypeCandidate)
 		init, _ := m["candidate"].(map[string]any)
@@ -112,4 +125,13 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 			next++
 		}
 	})
+	before := settled()
+	for range 10 {
+		if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: declared}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := settled(); got != before {
+		t.Fatalf("%d receiver reports from a declared SSRC dropped", got-before)
+	}
 }

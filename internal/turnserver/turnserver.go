@@ -20,13 +20,19 @@ import (
 )
 
 // MaxAllocationsPerUser bounds the allocations one set of credentials (one
-// participant's) may hold at once; past it, an Allocate gets 486
-// (Allocation Quota Reached). Each allocation holds a relay socket for up
-// to its lifetime (10 minutes, refreshed), so without a bound one
-// participant's credentials could take every file descriptor the process
-// has. A browser allocates one per TURN address and local network, a few;
-// an ICE restart may hold the old ones until they expire.
-const MaxAllocationsPerUser = 32
+// participant's) may hold at once, and MaxAllocationsPerIP those from one
+// client IP address (credentials stay valid after their participant
+// leaves, and a client may join again for new ones); past either, an
+// Allocate gets 486 (Allocation Quota Reached). Each allocation holds a
+// relay socket for up to its lifetime (10 minutes, refreshed), so without
+// a bound one client could take every file descriptor the process has. A
+// browser allocates one per TURN address and local network, a few; an ICE
+// restart may hold the old ones until they expire. An office behind one
+// NAT address shares MaxAllocationsPerIP.
+const (
+	MaxAllocationsPerUser = 32
+	MaxAllocationsPerIP   = 512
+)
 
 // closeTimeout bounds how long Close waits for pion's loops to end after
 // their sockets are closed; they normally end within microseconds.
@@ -133,8 +139,8 @@ func Start(cfg Config) (*Server, error) {
 		AuthHandler:       authHandler(cfg.Secret, cfg.Realm, cfg.Now, cfg.Logger),
 		QuotaHandler:      s.quota.allow,
 		EventHandler: turn.EventHandler{
-			OnAllocationCreated: func(_, _ net.Addr, _, user, _ string, _ net.Addr, _ int) { s.quota.add(user, 1) },
-			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) { s.quota.add(user, -1) },
+			OnAllocationCreated: func(src, _ net.Addr, _, user, _ string, _ net.Addr, _ int) { s.quota.add(user, src, 1) },
+			OnAllocationDeleted: func(src, _ net.Addr, _, user, _ string) { s.quota.add(user, src, -1) },
 		},
 	})
 	if err != nil {
@@ -251,21 +257,40 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// quota counts the allocations each user holds, for MaxAllocationsPerUser.
-// pion checks the quota before it allocates and reports allocations made
-// and deleted; two Allocates racing past the check may exceed it by one.
+// quota counts the allocations each user, and each client IP address,
+// holds, for MaxAllocationsPerUser and MaxAllocationsPerIP. pion checks the
+// quota before it allocates and reports allocations made and deleted, so
+// Allocates in flight at once (one per client connection) may each pass
+// the check before any is counted.
 type quota struct {
 	mu     sync.Mutex
-	held   map[string]int
+	byUser map[string]int
+	byIP   map[string]int
 	logged map[string]bool
 	log    *slog.Logger
 }
 
+// ipOf is the key of a client address in byIP.
+func ipOf(addr net.Addr) string {
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		return a.IP.String()
+	case *net.TCPAddr:
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return host
+}
+
 // allow is pion's QuotaHandler.
 func (q *quota) allow(user, _ string, src net.Addr) bool {
+	ip := ipOf(src)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.held[user] < MaxAllocationsPerUser {
+	if q.byUser[user] < MaxAllocationsPerUser && q.byIP[ip] < MaxAllocationsPerIP {
 		return true
 	}
 	if !q.logged[user] && q.log != nil {
@@ -273,21 +298,27 @@ func (q *quota) allow(user, _ string, src net.Addr) bool {
 			q.logged = make(map[string]bool)
 		}
 		q.logged[user] = true
-		q.log.Warn("TURN allocation refused: quota reached", "user", user, "from", src, "quota", MaxAllocationsPerUser)
+		q.log.Warn("TURN allocation refused: quota reached", "user", user, "from", src,
+			"userAllocations", q.byUser[user], "ipAllocations", q.byIP[ip])
 	}
 	return false
 }
 
-// add changes user's count of allocations by n.
-func (q *quota) add(user string, n int) {
+// add changes by n the allocations of user, from src.
+func (q *quota) add(user string, src net.Addr, n int) {
+	ip := ipOf(src)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.held == nil {
-		q.held = make(map[string]int)
+	if q.byUser == nil {
+		q.byUser, q.byIP = make(map[string]int), make(map[string]int)
 	}
-	q.held[user] += n
-	if q.held[user] <= 0 {
-		delete(q.held, user)
+	q.byUser[user] += n
+	if q.byUser[user] <= 0 {
+		delete(q.byUser, user)
 		delete(q.logged, user)
+	}
+	q.byIP[ip] += n
+	if q.byIP[ip] <= 0 {
+		delete(q.byIP, ip)
 	}
 }

@@ -2,6 +2,7 @@ package turnserver
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -426,5 +427,30 @@ func TestAllocationQuota(t *testing.T) {
 			t.Fatalf("no room after an allocation was freed: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestQuotaPerIP: allocations from one client address are bounded however
+// many credentials it has (a client may join again for new ones), and
+// freeing one makes room.
+func TestQuotaPerIP(t *testing.T) {
+	var q quota
+	from := func(ip string, port int) net.Addr { return &net.UDPAddr{IP: net.ParseIP(ip), Port: port} }
+	for i := range MaxAllocationsPerIP {
+		user := fmt.Sprint("user", i/MaxAllocationsPerUser)
+		if !q.allow(user, "confab", from("192.0.2.1", 1000+i)) {
+			t.Fatalf("allocation %d from one address refused", i+1)
+		}
+		q.add(user, from("192.0.2.1", 1000+i), 1)
+	}
+	if q.allow("fresh", "confab", from("192.0.2.1", 9999)) {
+		t.Fatalf("allocation %d from one address allowed with fresh credentials", MaxAllocationsPerIP+1)
+	}
+	if !q.allow("fresh", "confab", from("192.0.2.2", 9999)) {
+		t.Fatal("an allocation from another address refused")
+	}
+	q.add("user0", from("192.0.2.1", 1000), -1)
+	if !q.allow("fresh", "confab", from("192.0.2.1", 9999)) {
+		t.Fatal("no room after an allocation from the address was deleted")
 	}
 }
