@@ -35,34 +35,55 @@ const MaxRemoteCandidates = 64
 const MaxClientSections = 256
 
 // remoteCandidates counts the distinct remote candidates of a peer's ICE
-// session. A candidate is known by the transport address it names
-// (candidateKey), so the same one counts once however it is written
-// (browsers add "ufrag ..." to the candidates they trickle and not to the
-// copies in their descriptions) and a peer-reflexive address a check came
-// from is the candidate signaled for it, if any.
+// session, as pion tells them apart (its Candidate.Equal): by transport
+// address, type and related address (candidateKey). The same candidate
+// counts once however it is written: browsers add "ufrag ..." to those
+// they trickle and not to the copies in their descriptions. addrs holds
+// the transport addresses of the candidates counted, so that a check from
+// a signaled address is that candidate rather than a new peer-reflexive
+// one.
 type remoteCandidates struct {
 	mu    sync.Mutex
 	ufrag string
 	seen  map[string]struct{}
+	addrs map[string]struct{}
 }
 
 // candidateKey is the key under which cand, an a=candidate value or a
-// trickled candidate string, is counted: its transport, address and port
-// ("udp 192.0.2.1 5000"). Text that does not parse counts as itself.
-func candidateKey(cand string) string {
+// trickled candidate string, is counted ("udp 192.0.2.1 5000 srflx
+// 10.0.0.1 5000"), and the key of its transport address ("udp 192.0.2.1
+// 5000"). Text that does not parse counts as itself.
+func candidateKey(cand string) (key, addr string) {
 	f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(cand), "candidate:"))
-	if len(f) < 6 {
-		return strings.Join(f, " ")
+	if len(f) < 8 {
+		key = strings.Join(f, " ")
+		return key, key
 	}
-	return addressKey(f[2], f[4], f[5])
+	addr = addressKey(f[2], f[4], f[5])
+	key = addr + " " + strings.ToLower(f[7])
+	for i := 8; i+1 < len(f); i += 2 {
+		switch f[i] {
+		case "raddr":
+			key += " " + canonicalIP(f[i+1])
+		case "rport":
+			key += " " + f[i+1]
+		}
+	}
+	return key, addr
 }
 
 // addressKey is candidateKey's form of a transport address.
 func addressKey(transport, addr, port string) string {
-	if a, err := netip.ParseAddr(addr); err == nil {
-		addr = a.Unmap().String()
+	return strings.ToLower(transport) + " " + canonicalIP(addr) + " " + port
+}
+
+// canonicalIP writes an IP address one way (IPv4-mapped IPv6 as IPv4);
+// anything else (an mDNS name) stays as it is.
+func canonicalIP(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().String()
 	}
-	return strings.ToLower(transport) + " " + addr + " " + port
+	return s
 }
 
 // check reports, before a remote description is applied, whether its
@@ -77,7 +98,7 @@ func (rc *remoteCandidates) check(ufrag string, cands []string) error {
 	}
 	counted := make(map[string]bool, len(cands))
 	for _, c := range cands {
-		key := candidateKey(c)
+		key, _ := candidateKey(c)
 		if _, ok := rc.seen[key]; (ok && ufrag == rc.ufrag) || counted[key] {
 			continue
 		}
@@ -97,23 +118,39 @@ func (rc *remoteCandidates) applied(ufrag string, cands []string) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.seen == nil || ufrag != rc.ufrag {
-		rc.ufrag, rc.seen = ufrag, make(map[string]struct{}, len(cands))
+		rc.ufrag, rc.seen, rc.addrs = ufrag, make(map[string]struct{}, len(cands)), make(map[string]struct{}, len(cands))
 	}
 	for _, c := range cands {
-		rc.seen[candidateKey(c)] = struct{}{}
+		key, addr := candidateKey(c)
+		rc.seen[key], rc.addrs[addr] = struct{}{}, struct{}{}
 	}
 }
 
-// admit counts cand and reports whether it is within MaxRemoteCandidates.
-func (rc *remoteCandidates) admit(cand string) error { return rc.admitKey(candidateKey(cand)) }
-
-// admitKey counts the candidate of key and reports whether it is within
+// admit counts cand, trickled, and reports whether it is within
 // MaxRemoteCandidates.
-func (rc *remoteCandidates) admitKey(key string) error {
+func (rc *remoteCandidates) admit(cand string) error {
+	key, addr := candidateKey(cand)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
+	return rc.admitLocked(key, addr)
+}
+
+// admitAddress counts a peer-reflexive candidate at addr, a transport
+// address a connectivity check came from, unless a candidate counted has
+// that address, and reports whether it is within MaxRemoteCandidates.
+func (rc *remoteCandidates) admitAddress(addr string) error {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if _, ok := rc.addrs[addr]; ok {
+		return nil
+	}
+	return rc.admitLocked(addr+" prflx", addr)
+}
+
+// admitLocked counts the candidate of key at addr; rc.mu is held.
+func (rc *remoteCandidates) admitLocked(key, addr string) error {
 	if rc.seen == nil {
-		rc.seen = make(map[string]struct{})
+		rc.seen, rc.addrs = make(map[string]struct{}), make(map[string]struct{})
 	}
 	if _, ok := rc.seen[key]; ok {
 		return nil
@@ -121,7 +158,7 @@ func (rc *remoteCandidates) admitKey(key string) error {
 	if len(rc.seen) >= MaxRemoteCandidates {
 		return fmt.Errorf("%w: at most %d per ICE session", ErrTooManyCandidates, MaxRemoteCandidates)
 	}
-	rc.seen[key] = struct{}{}
+	rc.seen[key], rc.addrs[addr] = struct{}{}, struct{}{}
 	return nil
 }
 
@@ -181,8 +218,7 @@ func admitCheck(ix *ufragIndex, pkt []byte, addr netip.AddrPort) bool {
 // What is over it is counted with the datagrams over the control bound,
 // and logged once.
 func (p *Peer) admitCheckFrom(addr netip.AddrPort) bool {
-	key := addressKey("udp", addr.Addr().String(), strconv.Itoa(int(addr.Port())))
-	if err := p.candidates.admitKey(key); err != nil {
+	if err := p.candidates.admitAddress(addressKey("udp", addr.Addr().String(), strconv.Itoa(int(addr.Port())))); err != nil {
 		p.rx.controlDropped.Add(1)
 		if p.candidatesLogged.CompareAndSwap(false, true) {
 			p.log.Warn("connectivity checks come from more addresses than the peer may have candidates; dropping those from new ones", "err", err)

@@ -205,3 +205,45 @@ func TestClientSectionsBound(t *testing.T) {
 		t.Fatalf("after the refused offer the peer is %s", state)
 	}
 }
+
+// TestCandidateKey: candidates are told apart as pion tells them apart (its
+// Candidate.Equal: transport address, type, related address), whatever
+// else their text has.
+func TestCandidateKey(t *testing.T) {
+	const host = "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host"
+	for _, tc := range []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"trickled with ufrag, and the SDP copy", host + " generation 0 ufrag abcd network-id 1", host + " generation 0 network-id 1", true},
+		{"another foundation and priority", host, "candidate:9 1 udp 1 192.0.2.1 5000 typ host", true},
+		{"transport in capitals (Firefox)", host, "candidate:1 1 UDP 2122260223 192.0.2.1 5000 typ host", true},
+		{"IPv4-mapped IPv6", host, "candidate:1 1 udp 2122260223 ::ffff:192.0.2.1 5000 typ host", true},
+		{"another port", host, "candidate:1 1 udp 2122260223 192.0.2.1 5001 typ host", false},
+		{"another type", host, "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ srflx raddr 0.0.0.0 rport 0", false},
+		{"srflx from another base", "candidate:1 1 udp 1 192.0.2.1 5000 typ srflx raddr 10.0.0.1 rport 1", "candidate:1 1 udp 1 192.0.2.1 5000 typ srflx raddr 10.0.0.1 rport 2", false},
+		{"tcp", host, "candidate:1 1 tcp 2122260223 192.0.2.1 5000 typ host tcptype passive", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ka, aa := candidateKey(tc.a)
+			kb, ab := candidateKey(tc.b)
+			if (ka == kb) != tc.same {
+				t.Fatalf("keys %q and %q, want same=%v", ka, kb, tc.same)
+			}
+			if tc.same && aa != ab {
+				t.Fatalf("addresses %q and %q differ", aa, ab)
+			}
+		})
+	}
+	// A check from a signaled candidate's address is that candidate; from
+	// another address, a new (peer-reflexive) one.
+	var rc remoteCandidates
+	rc.applied("u", []string{host})
+	if err := rc.admitAddress(addressKey("udp", "192.0.2.1", "5000")); err != nil || len(rc.seen) != 1 {
+		t.Fatalf("a check from a signaled address: %v, %d candidates counted", err, len(rc.seen))
+	}
+	if err := rc.admitAddress(addressKey("udp", "192.0.2.1", "5002")); err != nil || len(rc.seen) != 2 {
+		t.Fatalf("a check from a new address: %v, %d candidates counted", err, len(rc.seen))
+	}
+}

@@ -261,7 +261,7 @@ func (p *Peer) Answer(offer string) (string, error) {
 	}
 	p.candidates.applied(remote.ufrag, remote.candidates)
 	p.clientSections(remote.mids, true)
-	p.rx.declare(remote.ssrcs)
+	p.rx.declareReporters(remote.reporters)
 	p.registerUfrag()
 	return answer, nil
 }
@@ -338,7 +338,7 @@ func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 		return p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer, fmt.Errorf("apply answer: %w", err)
 	}
 	p.candidates.applied(remote.ufrag, remote.candidates)
-	p.rx.declare(remote.ssrcs)
+	p.rx.declareReporters(remote.reporters)
 	return false, nil
 }
 

@@ -194,12 +194,14 @@ type directReceiver struct {
 	// unbound are the SSRCs, neither declared nor of a bound stream, that
 	// RTP from the peer came on and that went to pion over the
 	// connection's life, under mu, at most maxUnbound; rtcpSenders, the
-	// same for the SSRCs its RTCP came from; declared, the SSRCs its latest
-	// remote description declares (a=ssrc), which pass freely;
+	// same for the SSRCs its RTCP came from; reporters, the SSRCs its
+	// receive-only sections declare (see declareReporters), by section in
+	// reporterOf, from which RTCP passes freely;
 	// unboundDropped counts the packets dropped past those.
 	unbound        ssrcSet
 	rtcpSenders    ssrcSet
-	declared       map[uint32]struct{}
+	reporters      map[uint32]struct{}
+	reporterOf     map[string]uint32
 	unboundDropped atomic.Uint64
 	unboundLogged  atomic.Bool
 }
@@ -459,29 +461,36 @@ func (set *ssrcSet) admit(ssrc uint32) bool {
 }
 
 // admitUnbound reports whether RTP on ssrc, which no bound stream has, may
-// go to pion: a declared SSRC, one that went before, or a new one within
-// maxUnbound. The caller holds r.mu.
-func (r *directReceiver) admitUnbound(ssrc uint32) bool {
-	if _, ok := r.declared[ssrc]; ok {
-		return true
-	}
-	return r.unbound.admit(ssrc)
-}
+// go to pion: an SSRC that went before, or a new one within maxUnbound.
+// SSRCs a description declares get no pass: pion binds those of sending
+// sections before their first packet, and opens a stream it keeps (with up
+// to 1 MB of packets) for RTP on any other, declared or not. The caller
+// holds r.mu.
+func (r *directReceiver) admitUnbound(ssrc uint32) bool { return r.unbound.admit(ssrc) }
 
-// declare makes ssrcs, those the peer's latest remote description
-// declares, the ones that pass without counting against maxUnbound.
-func (r *directReceiver) declare(ssrcs []uint32) {
-	set := make(map[uint32]struct{}, len(ssrcs))
-	for _, s := range ssrcs {
-		set[s] = struct{}{}
-	}
+// declareReporters adds the SSRCs the peer's receive-only sections
+// declare, one per section (by mid), to those its RTCP may come from
+// freely. A section's is the first it declares and never changes, so a
+// client cannot make every SSRC it likes a reporter by declaring new ones
+// in each description; the reporters stay one per receive-only section the
+// connection has had.
+func (r *directReceiver) declareReporters(byMid map[string]uint32) {
 	r.mu.Lock()
-	r.declared = set
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	for mid, ssrc := range byMid {
+		if _, ok := r.reporterOf[mid]; ok {
+			continue
+		}
+		if r.reporterOf == nil {
+			r.reporterOf, r.reporters = make(map[string]uint32), make(map[uint32]struct{})
+		}
+		r.reporterOf[mid] = ssrc
+		r.reporters[ssrc] = struct{}{}
+	}
 }
 
 // admitRTCPSender reports whether RTCP whose first packet is from ssrc may
-// go to pion: a bound stream's SSRC, a declared one (Firefox sends its
+// go to pion: a bound stream's SSRC, a reporter (Firefox sends its
 // receiver reports from the SSRCs it declares in its receive-only
 // sections), one that went before, or a new one within maxUnbound. pion's SRTCP session keeps a stream for every such
 // SSRC until the connection closes (20 000 made 9 MiB). The caller does
@@ -489,7 +498,7 @@ func (r *directReceiver) declare(ssrcs []uint32) {
 func (r *directReceiver) admitRTCPSender(ssrc uint32) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.declared[ssrc]; ok || r.streams[ssrc] != nil {
+	if _, ok := r.reporters[ssrc]; ok || r.streams[ssrc] != nil {
 		return true
 	}
 	return r.rtcpSenders.admit(ssrc)

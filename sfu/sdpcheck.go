@@ -31,7 +31,8 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // then cannot answer) is refused too.
 //
 // It returns what the peer needs of an accepted description: its ICE ufrag
-// and candidates, its media sections' mids, and the SSRCs it declares.
+// and candidates, its media sections' mids, and the SSRCs its receive-only
+// sections declare.
 func checkRemoteSDP(raw string, offer bool) (remoteDesc, error) {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
@@ -68,12 +69,20 @@ func checkRemoteSDP(raw string, offer bool) (remoteDesc, error) {
 		for _, a := range m.Attributes {
 			switch a.Key {
 			case "candidate":
-				distinct[candidateKey(a.Value)] = struct{}{}
+				key, _ := candidateKey(a.Value)
+				distinct[key] = struct{}{}
 				remote.candidates = append(remote.candidates, a.Value)
 			case sdp.AttrKeySSRC:
 				field, _, _ := strings.Cut(a.Value, " ")
-				if ssrc, err := strconv.ParseUint(field, 10, 32); err == nil {
-					remote.ssrcs = append(remote.ssrcs, uint32(ssrc))
+				ssrc, err := strconv.ParseUint(field, 10, 32)
+				if err != nil || mid == "" || !receiveOnly(m) {
+					continue
+				}
+				if remote.reporters == nil {
+					remote.reporters = make(map[string]uint32)
+				}
+				if _, ok := remote.reporters[mid]; !ok {
+					remote.reporters[mid] = uint32(ssrc)
 				}
 			}
 		}
@@ -120,8 +129,22 @@ type remoteDesc struct {
 	ufrag      string
 	candidates []string
 	mids       []string
-	// ssrcs are the SSRCs its a=ssrc lines declare, in every section.
-	ssrcs []uint32
+	// reporters are the SSRCs that its receive-only audio and video
+	// sections declare first (a=ssrc), by mid: Firefox sends its reports
+	// from them.
+	reporters map[string]uint32
+}
+
+// receiveOnly reports whether m is an audio or video section that the
+// remote side only receives on (or not at all).
+func receiveOnly(m *sdp.MediaDescription) bool {
+	kind := m.MediaName.Media
+	if !strings.EqualFold(kind, "audio") && !strings.EqualFold(kind, "video") {
+		return false
+	}
+	_, recvonly := m.Attribute(sdp.AttrKeyRecvOnly)
+	_, inactive := m.Attribute(sdp.AttrKeyInactive)
+	return recvonly || inactive
 }
 
 // checkTransportSection checks the ICE credentials and the fingerprint where

@@ -71,7 +71,6 @@ func (s *session) handleAnswer(sdp string) {
 		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "no offer from the server is waiting for an answer"))
 		return
 	}
-	s.chargeDescription(len(sdp))
 	if pending, err := s.peer.SetAnswer(sdp); err != nil {
 		s.log.Warn("client answer rejected", "err", err)
 		s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed, "could not apply your answer: %v", err))

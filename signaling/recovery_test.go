@@ -137,8 +137,8 @@ func TestPlanBOfferRefused(t *testing.T) {
 // TestBrokenAnswerKeepsSessionUsable: a subscriber answers the server's offer
 // with an answer pion cannot apply; it gets negotiation-failed, and answering
 // properly (the same offer, or the new one the server sends) brings the
-// publisher's media. The same holds with a description budget its first
-// offer spends: answers are never refused for it.
+// publisher's media. The same holds with the description budget spent by
+// the client's own offers: answers are never refused for it.
 func TestBrokenAnswerKeepsSessionUsable(t *testing.T) {
 	t.Run("default", func(t *testing.T) { brokenAnswer(t, nil) })
 	t.Run("budget spent", func(t *testing.T) {

@@ -69,9 +69,9 @@ type Options struct {
 	// DescriptionRate and DescriptionBurst bound the bytes of session
 	// descriptions one participant may send, per second and at once: the
 	// server's cost of applying one grows with its size (a 1 MiB offer
-	// takes pion about 150 ms). Offers over the budget are refused; answers
-	// (which come only as often as the server offers) are never refused
-	// but spend it. Defaults 256 KiB and 4 MiB.
+	// takes pion about 150 ms). It counts offers, and refuses those over
+	// it; answers come only as often as the server offers, and are bounded
+	// by the read budget. Defaults 256 KiB and 4 MiB.
 	DescriptionRate  float64
 	DescriptionBurst float64
 	// SendQueue is how many messages may wait for a slow client before it is

@@ -172,7 +172,10 @@ func (s *session) roomEventBudget(now time.Time) *tokenbucket.Bucket {
 }
 
 // admitDescription spends n bytes of the session's description budget on
-// an offer, or tells the client it has run out and reports false.
+// an offer, or tells the client it has run out and reports false. Answers
+// do not spend it: they come only as often as the server offers, and one
+// refused would never come again (the web client does not resend), leaving
+// the server's offer waiting for ever; the read budget bounds their cost.
 func (s *session) admitDescription(n int) bool {
 	now := time.Now()
 	opts := &s.srv.opts
@@ -187,16 +190,6 @@ func (s *session) admitDescription(n int) bool {
 		"session descriptions come too fast: at most %.0f KiB a second, %.0f KiB at once; send it again later",
 		opts.DescriptionRate/1024, opts.DescriptionBurst/1024))
 	return false
-}
-
-// chargeDescription spends n bytes of the budget on an answer, into debt
-// if need be: an answer is never refused for the budget (the client would
-// not send it again, and the server's offer would wait for ever), and
-// answers come only as often as the server offers; what they spend holds
-// back the client's offers instead.
-func (s *session) chargeDescription(n int) {
-	now := time.Now()
-	s.descriptionBudget(now).Spend(float64(n), now)
 }
 
 // descriptionBudget returns the session's budget of description bytes,

@@ -45,19 +45,20 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	// A receive-only audio section first, without a=ssrc: pion takes RTP
 	// on an undeclared SSRC with its payload type as a new track of that
 	// section, and binds it, which must not free its place in the bound.
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
+	// A second one declares an SSRC, as Firefox's do.
+	for range 2 {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	track := &rawTrack{bound: make(chan webrtc.TrackLocalWriter, 1)}
 	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 		t.Fatal(err)
 	}
-	// The receive-only section declares an SSRC, as Firefox's do: RTCP
-	// from it (Firefox sends its reports from those) always passes.
+	// RTCP from the second section's declared SSRC (Firefox sends its
+	// reports from those) always passes.
 	const declared = 0x0dec1a2e
-	offerOn(t, c, pc, func(sdp string) string {
-		return strings.Replace(sdp, "a=recvonly\r\n", fmt.Sprintf("a=recvonly\r\na=ssrc:%d cname:declared\r\n", declared), 1)
-	})
+	offerOn(t, c, pc, declareInSecond(declared))
 	for {
 		m := c.expect(protocol.TypeCandidate)
 		init, _ := m["candidate"].(map[string]any)
@@ -133,5 +134,30 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	}
 	if got := settled(); got != before {
 		t.Fatalf("%d receiver reports from a declared SSRC dropped", got-before)
+	}
+	// A section's declared SSRCs are those it first declared: another
+	// declared there later is as bounded as any undeclared one, or a
+	// client could declare every SSRC it wants to use.
+	const redeclared = declared + 1
+	offerOn(t, c, pc, declareInSecond(redeclared))
+	for range 10 {
+		if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: redeclared}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := settled(); got != before+10 {
+		t.Fatalf("%d of 10 receiver reports from an SSRC declared later dropped, want all", got-before)
+	}
+}
+
+// declareInSecond returns an edit of an offer that declares ssrc in its
+// second receive-only section.
+func declareInSecond(ssrc uint32) func(string) string {
+	return func(sdp string) string {
+		const recvonly = "a=recvonly\r\n"
+		first := strings.Index(sdp, recvonly)
+		second := first + len(recvonly) + strings.Index(sdp[first+len(recvonly):], recvonly)
+		at := second + len(recvonly)
+		return sdp[:at] + fmt.Sprintf("a=ssrc:%d cname:declared\r\n", ssrc) + sdp[at:]
 	}
 }

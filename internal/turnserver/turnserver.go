@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -270,19 +271,22 @@ type quota struct {
 	log    *slog.Logger
 }
 
-// ipOf is the key of a client address in byIP.
+// ipOf is the key of a client address in byIP: the IPv4 address, or the
+// IPv6 /64 (a host is usually given a whole /64).
 func ipOf(addr net.Addr) string {
-	switch a := addr.(type) {
-	case *net.UDPAddr:
-		return a.IP.String()
-	case *net.TCPAddr:
-		return a.IP.String()
-	}
-	host, _, err := net.SplitHostPort(addr.String())
+	ap, err := netip.ParseAddrPort(addr.String())
 	if err != nil {
 		return addr.String()
 	}
-	return host
+	ip := ap.Addr().Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	prefix, err := ip.Prefix(64)
+	if err != nil {
+		return ip.String()
+	}
+	return prefix.String()
 }
 
 // allow is pion's QuotaHandler.

@@ -453,4 +453,8 @@ func TestQuotaPerIP(t *testing.T) {
 	if !q.allow("fresh", "confab", from("192.0.2.1", 9999)) {
 		t.Fatal("no room after an allocation from the address was deleted")
 	}
+	// IPv6 addresses count by /64, which a host usually has whole.
+	if ipOf(from("2001:db8:1:2::1", 1)) != ipOf(from("2001:db8:1:2:ffff::9", 2)) || ipOf(from("2001:db8:1:2::1", 1)) == ipOf(from("2001:db8:1:3::1", 1)) {
+		t.Fatalf("IPv6 keys: %s, %s, %s", ipOf(from("2001:db8:1:2::1", 1)), ipOf(from("2001:db8:1:2:ffff::9", 2)), ipOf(from("2001:db8:1:3::1", 1)))
+	}
 }
