@@ -261,7 +261,6 @@ func (p *Peer) Answer(offer string) (string, error) {
 	}
 	p.candidates.applied(remote.ufrag, remote.candidates)
 	p.clientSections(remote.mids, true)
-	p.rx.declareReporters(remote.reporters)
 	p.registerUfrag()
 	return answer, nil
 }
@@ -338,7 +337,6 @@ func (p *Peer) SetAnswer(answer string) (pending bool, err error) {
 		return p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer, fmt.Errorf("apply answer: %w", err)
 	}
 	p.candidates.applied(remote.ufrag, remote.candidates)
-	p.rx.declareReporters(remote.reporters)
 	return false, nil
 }
 
@@ -507,6 +505,9 @@ func (p *Peer) addSender(d *DownTrack) error {
 	}
 	p.senders[tr] = d
 	sender := tr.Sender()
+	for _, e := range sender.GetParameters().Encodings {
+		p.rx.addOwn(uint32(e.SSRC), uint32(e.RTX.SSRC))
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

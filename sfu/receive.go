@@ -191,17 +191,17 @@ type directReceiver struct {
 	received, dropped, failed, controlDropped atomic.Uint64
 	controlLogged                             atomic.Bool
 
-	// unbound are the SSRCs, neither declared nor of a bound stream, that
-	// RTP from the peer came on and that went to pion over the
-	// connection's life, under mu, at most maxUnbound; rtcpSenders, the
-	// same for the SSRCs its RTCP came from; reporters, the SSRCs its
-	// receive-only sections declare (see declareReporters), by section in
-	// reporterOf, from which RTCP passes freely;
-	// unboundDropped counts the packets dropped past those.
+	// unbound are the SSRCs of no bound stream that RTP from the peer came
+	// on and that went to pion over the connection's life, under mu, at
+	// most maxUnbound; rtcpAbout, the same for the SSRCs its RTCP is about
+	// (see admitRTCP), which opens it with rtcpCtx into rtcpBuf; own, the
+	// SSRCs the server sends the peer on; unboundDropped counts the
+	// packets dropped past those.
 	unbound        ssrcSet
-	rtcpSenders    ssrcSet
-	reporters      map[uint32]struct{}
-	reporterOf     map[string]uint32
+	rtcpAbout      ssrcSet
+	own            map[uint32]struct{}
+	rtcpCtx        *srtp.Context
+	rtcpBuf        []byte
 	unboundDropped atomic.Uint64
 	unboundLogged  atomic.Bool
 }
@@ -338,6 +338,11 @@ func (r *directReceiver) start(keys *srtpKeys) error {
 	if r.ctx != nil || r.gcm != nil {
 		return nil
 	}
+	rtcpCtx, err := srtp.CreateContext(keys.recvKey, keys.recvSalt, keys.profile)
+	if err != nil {
+		return fmt.Errorf("srtcp receive context: %w", err)
+	}
+	r.rtcpCtx = rtcpCtx
 	if keys.gcm != nil {
 		g, err := newGCMSealer(keys.recvKey, keys.recvSalt)
 		if err != nil {
@@ -376,7 +381,7 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 			}
 			return true
 		}
-		if sender, ok := rtcpSSRC(pkt); ok && !r.admitRTCPSender(sender) {
+		if isRTCP(pkt) && !r.admitRTCP(pkt) {
 			r.dropUnbound()
 			return true
 		}
@@ -430,8 +435,8 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 }
 
 // maxUnbound bounds the SSRCs a peer's RTP may come on, over its
-// connection's life, that its descriptions do not declare and no bound
-// stream has (and, apart, those its RTCP may come from). pion opens an
+// connection's life, that no bound stream has (and, apart, those its RTCP
+// may be about that are neither its streams' nor the server's). pion opens an
 // SRTP read stream for each new SSRC that decrypts, probes the first 25
 // for a simulcast layer or an undeclared track (for which it then makes a
 // transceiver), and keeps every one, with up to 1 MB of buffered packets,
@@ -468,40 +473,58 @@ func (set *ssrcSet) admit(ssrc uint32) bool {
 // holds r.mu.
 func (r *directReceiver) admitUnbound(ssrc uint32) bool { return r.unbound.admit(ssrc) }
 
-// declareReporters adds the SSRCs the peer's receive-only sections
-// declare, one per section (by mid), to those its RTCP may come from
-// freely. A section's is the first it declares and never changes, so a
-// client cannot make every SSRC it likes a reporter by declaring new ones
-// in each description; the reporters stay one per receive-only section the
-// connection has had.
-func (r *directReceiver) declareReporters(byMid map[string]uint32) {
+// addOwn adds the SSRCs the server sends the peer on to those the peer's
+// RTCP may be about freely.
+func (r *directReceiver) addOwn(ssrcs ...uint32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for mid, ssrc := range byMid {
-		if _, ok := r.reporterOf[mid]; ok {
-			continue
+	if r.own == nil {
+		r.own = make(map[uint32]struct{})
+	}
+	for _, s := range ssrcs {
+		if s != 0 {
+			r.own[s] = struct{}{}
 		}
-		if r.reporterOf == nil {
-			r.reporterOf, r.reporters = make(map[string]uint32), make(map[uint32]struct{})
-		}
-		r.reporterOf[mid] = ssrc
-		r.reporters[ssrc] = struct{}{}
 	}
 }
 
-// admitRTCPSender reports whether RTCP whose first packet is from ssrc may
-// go to pion: a bound stream's SSRC, a reporter (Firefox sends its
-// receiver reports from the SSRCs it declares in its receive-only
-// sections), one that went before, or a new one within maxUnbound. pion's SRTCP session keeps a stream for every such
-// SSRC until the connection closes (20 000 made 9 MiB). The caller does
-// not hold r.mu.
-func (r *directReceiver) admitRTCPSender(ssrc uint32) bool {
+// admitRTCP reports whether pkt, an SRTCP packet from the peer, may go to
+// pion. pion's SRTCP session opens a read stream for every SSRC a packet
+// of the compound is about (its destination SSRCs: report blocks, the
+// media SSRC of feedback, a sender report's sender) and keeps those it
+// cannot place until the connection closes: 1000 receiver reports of 31
+// made-up report blocks each grew the server's heap by 81 MiB. So the
+// compound is decrypted and parsed here, with pion's own parser, and
+// passes when each SSRC it is about is the peer's (a bound stream), the
+// server's towards it (addOwn), or within maxUnbound others over the
+// connection's life. What does not decrypt or parse goes to pion, which
+// refuses it before making any stream.
+func (r *directReceiver) admitRTCP(pkt []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.reporters[ssrc]; ok || r.streams[ssrc] != nil {
+	if r.rtcpCtx == nil {
+		return true // before the keys: pion's path, as everything then
+	}
+	out, err := r.rtcpCtx.DecryptRTCP(r.rtcpBuf[:0], pkt, nil)
+	if err != nil {
 		return true
 	}
-	return r.rtcpSenders.admit(ssrc)
+	r.rtcpBuf = out[:0]
+	pkts, err := rtcp.Unmarshal(out)
+	if err != nil {
+		return true
+	}
+	for _, p := range pkts {
+		for _, ssrc := range p.DestinationSSRC() {
+			if _, ok := r.own[ssrc]; ok || r.streams[ssrc] != nil || ssrc == r.ssrc {
+				continue
+			}
+			if !r.rtcpAbout.admit(ssrc) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // dropUnbound counts a packet dropped for its unknown SSRC, and logs the
@@ -513,14 +536,10 @@ func (r *directReceiver) dropUnbound() {
 	}
 }
 
-// rtcpSSRC returns the SSRC that SRTCP keys a compound packet's stream by,
-// its first packet's (RFC 3711 §3.4 leaves it in the clear), and false for
-// what is not RTCP.
-func rtcpSSRC(pkt []byte) (uint32, bool) {
-	if len(pkt) < 8 || pkt[0]&0xc0 != 0x80 || pkt[1] < 192 || pkt[1] > 223 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint32(pkt[4:8]), true
+// isRTCP tells RTCP from the rest of what is not RTP on the socket (RFC
+// 5761 §4: version 2, packet type 192–223).
+func isRTCP(pkt []byte) bool {
+	return len(pkt) >= 8 && pkt[0]&0xc0 == 0x80 && pkt[1] >= 192 && pkt[1] <= 223
 }
 
 // decrypt decrypts pkt, a packet of s, into dst and leaves its header in

@@ -31,8 +31,7 @@ var ErrBadSDP = errors.New("sfu: unusable session description")
 // then cannot answer) is refused too.
 //
 // It returns what the peer needs of an accepted description: its ICE ufrag
-// and candidates, its media sections' mids, and the SSRCs its receive-only
-// sections declare.
+// and candidates, and its media sections' mids.
 func checkRemoteSDP(raw string, offer bool) (remoteDesc, error) {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
@@ -72,18 +71,6 @@ func checkRemoteSDP(raw string, offer bool) (remoteDesc, error) {
 				key, _ := candidateKey(a.Value)
 				distinct[key] = struct{}{}
 				remote.candidates = append(remote.candidates, a.Value)
-			case sdp.AttrKeySSRC:
-				field, _, _ := strings.Cut(a.Value, " ")
-				ssrc, err := strconv.ParseUint(field, 10, 32)
-				if err != nil || mid == "" || !receiveOnly(m) {
-					continue
-				}
-				if remote.reporters == nil {
-					remote.reporters = make(map[string]uint32)
-				}
-				if _, ok := remote.reporters[mid]; !ok {
-					remote.reporters[mid] = uint32(ssrc)
-				}
 			}
 		}
 		if len(distinct) > MaxRemoteCandidates {
@@ -129,22 +116,6 @@ type remoteDesc struct {
 	ufrag      string
 	candidates []string
 	mids       []string
-	// reporters are the SSRCs that its receive-only audio and video
-	// sections declare first (a=ssrc), by mid: Firefox sends its reports
-	// from them.
-	reporters map[string]uint32
-}
-
-// receiveOnly reports whether m is an audio or video section that the
-// remote side only receives on (or not at all).
-func receiveOnly(m *sdp.MediaDescription) bool {
-	kind := m.MediaName.Media
-	if !strings.EqualFold(kind, "audio") && !strings.EqualFold(kind, "video") {
-		return false
-	}
-	_, recvonly := m.Attribute(sdp.AttrKeyRecvOnly)
-	_, inactive := m.Attribute(sdp.AttrKeyInactive)
-	return recvonly || inactive
 }
 
 // checkTransportSection checks the ICE credentials and the fingerprint where

@@ -37,9 +37,10 @@ type Stats struct {
 	// DTLS) from peers dropped because they came faster than the bound
 	// (receive.go: controlRate).
 	ControlRateDrops uint64
-	// UnknownSSRCDrops counts the RTP and RTCP packets from peers dropped
-	// because they came on (or from) an SSRC of no stream of the peer's,
-	// past the bound on such SSRCs (receive.go: maxUnbound).
+	// UnknownSSRCDrops counts the RTP packets from peers on an SSRC of no
+	// stream of theirs, and the RTCP packets about an SSRC neither theirs
+	// nor the server's towards them, dropped past the bound on such SSRCs
+	// (receive.go: maxUnbound).
 	UnknownSSRCDrops uint64
 }
 

@@ -61,7 +61,7 @@ func newSnapshotCollector(src Source) *snapshotCollector {
 				func(s Snapshot) uint64 { return s.OverLimitDrops }),
 			counter("confab_control_rate_limited_total", "RTCP, STUN and DTLS packets from participants dropped because they came faster than 1000 a second plus 20 for each stream the participant sends or receives.",
 				func(s Snapshot) uint64 { return s.ControlRateDrops }),
-			counter("confab_rtp_unknown_ssrc_drops_total", "RTP and RTCP packets from participants dropped because they came on (or from) an SSRC their descriptions do not declare and none of their streams has, once 64 such SSRCs went to pion over the connection's life.",
+			counter("confab_rtp_unknown_ssrc_drops_total", "RTP packets from participants on an SSRC of none of their streams, and RTCP about an SSRC neither theirs nor the server's towards them, dropped once 64 such SSRCs went to pion over the connection's life.",
 				func(s Snapshot) uint64 { return s.UnknownSSRCDrops }),
 			counter("confab_rtp_bytes_sent_total", "RTP payload bytes forwarded to subscribers, retransmissions not included.",
 				func(s Snapshot) uint64 { return s.BytesOut }),

@@ -46,9 +46,9 @@ type Snapshot struct {
 	// dropped because they came faster than the server's bound.
 	ControlRateDrops uint64
 
-	// UnknownSSRCDrops counts RTP and RTCP packets from participants
-	// dropped because they came on (or from) SSRCs of none of their
-	// streams, past the server's bound on such SSRCs.
+	// UnknownSSRCDrops counts RTP packets from participants on SSRCs of
+	// none of their streams, and RTCP about SSRCs neither theirs nor the
+	// server's, dropped past the server's bound on such SSRCs.
 	UnknownSSRCDrops uint64
 
 	// DirectPacketsOut counts the packets of PacketsOut the server encrypted
