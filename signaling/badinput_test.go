@@ -269,6 +269,26 @@ func TestDescriptionFlood(t *testing.T) {
 	c.expect(protocol.TypeChat, protocol.TypeOffer, protocol.TypeCandidate)
 }
 
+// countUntil reads c until an error with code marker, and counts the
+// messages of type typ and the rate-limited errors before it.
+func countUntil(t *testing.T, c *rawClient, typ string, marker protocol.Code) (n, limited int) {
+	t.Helper()
+	for {
+		m, err := c.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case m.str("type") == typ:
+			n++
+		case m.str("code") == string(protocol.CodeRateLimited):
+			limited++
+		case m.str("code") == string(marker):
+			return n, limited
+		}
+	}
+}
+
 // TestChatFloodLimited: what one participant makes the server pass on to
 // everyone in its room (join, chat, mute, publish) is bounded at
 // Options.RoomEventRate, with RoomEventBurst at once (defaults 5 and 20):
@@ -286,21 +306,7 @@ func TestChatFloodLimited(t *testing.T) {
 		sender.sendJSON(protocol.ChatRequest{Type: protocol.TypeChat, Text: fmt.Sprint("flood ", i)})
 	}
 	sender.sendJSON(map[string]any{"type": "candidate"}) // a marker: bad-request after the flood
-	echoes, limited := 0, 0
-	for done := false; !done; {
-		m, err := sender.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case m.str("type") == protocol.TypeChat:
-			echoes++
-		case m.str("code") == string(protocol.CodeRateLimited):
-			limited++
-		case m.str("code") == string(protocol.CodeBadRequest):
-			done = true
-		}
-	}
+	echoes, limited := countUntil(t, sender, protocol.TypeChat, protocol.CodeBadRequest)
 	if echoes < 19 || echoes > 21 || limited != 1 {
 		t.Fatalf("sender: %d of 100 chat messages echoed and %d rate-limited errors, want 19 (a couple more earned meanwhile) and 1", echoes, limited)
 	}
@@ -330,21 +336,7 @@ func TestJoinFloodLimited(t *testing.T) {
 		c.sendJSON(map[string]any{"type": "leave"})
 	}
 	c.sendJSON(map[string]any{"type": "marker"}) // unknown-type, after the flood
-	joined, limited := 0, 0
-	for done := false; !done; {
-		m, err := c.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case m.str("type") == protocol.TypeJoined:
-			joined++
-		case m.str("code") == string(protocol.CodeRateLimited):
-			limited++
-		case m.str("code") == string(protocol.CodeUnknownType):
-			done = true
-		}
-	}
+	joined, limited := countUntil(t, c, protocol.TypeJoined, protocol.CodeUnknownType)
 	if joined < 20 || joined > 22 || limited != 1 {
 		t.Fatalf("%d of 30 joins let in and %d rate-limited errors, want 20 (a couple more earned meanwhile) and 1", joined, limited)
 	}

@@ -92,44 +92,29 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if o.RateLimit <= 0 {
-		o.RateLimit = 50
-	}
-	if o.RateBurst <= 0 {
-		o.RateBurst = 200
-	}
-	if o.ReadRate <= 0 {
-		o.ReadRate = 1 << 20
-	}
-	if o.ReadBurst <= 0 {
-		o.ReadBurst = 4 << 20
-	}
-	if o.RoomEventRate <= 0 {
-		o.RoomEventRate = 5
-	}
-	if o.RoomEventBurst <= 0 {
-		o.RoomEventBurst = 20
-	}
-	if o.DescriptionRate <= 0 {
-		o.DescriptionRate = 256 << 10
-	}
-	if o.DescriptionBurst <= 0 {
-		o.DescriptionBurst = 4 << 20
-	}
-	if o.SendQueue <= 0 {
-		o.SendQueue = 256
-	}
-	if o.PingInterval <= 0 {
-		o.PingInterval = 15 * time.Second
-	}
-	if o.PongTimeout <= 0 {
-		o.PongTimeout = 45 * time.Second
-	}
+	positive(&o.RateLimit, 50)
+	positive(&o.RateBurst, 200)
+	positive(&o.ReadRate, 1<<20)
+	positive(&o.ReadBurst, 4<<20)
+	positive(&o.RoomEventRate, 5)
+	positive(&o.RoomEventBurst, 20)
+	positive(&o.DescriptionRate, 256<<10)
+	positive(&o.DescriptionBurst, 4<<20)
+	positive(&o.SendQueue, 256)
+	positive(&o.PingInterval, 15*time.Second)
+	positive(&o.PongTimeout, 45*time.Second)
 	if o.OfferDelay < 0 {
 		o.OfferDelay = 0
 	}
 	if o.ICEServers == nil {
 		o.ICEServers = []protocol.ICEServer{}
+	}
+}
+
+// positive sets *v to def unless it is already above zero.
+func positive[T int | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
