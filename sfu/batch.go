@@ -216,10 +216,7 @@ func (t *Track) admit(p *inPacket, now time.Time) bool {
 	}
 	t.clock.advance(p.pkt.Timestamp, now)
 	if !t.budget.allow(p.n, now) {
-		t.overLimit.Add(1)
-		if t.overLogged.CompareAndSwap(false, true) {
-			t.log.Warn("publisher over its bitrate cap: dropping what is over it (rooms.maxPublishBitrate)")
-		}
+		t.overLimit.drop(t.log, "publisher over its bitrate cap: dropping what is over it (rooms.maxPublishBitrate)")
 		return false
 	}
 	if t.paused.Load() {

@@ -219,29 +219,21 @@ func admitCheck(ix *ufragIndex, pkt []byte, addr netip.AddrPort) bool {
 // and logged once.
 func (p *Peer) admitCheckFrom(addr netip.AddrPort) bool {
 	if err := p.candidates.admitAddress(addressKey("udp", addr.Addr().String(), strconv.Itoa(int(addr.Port())))); err != nil {
-		p.rx.controlDropped.Add(1)
-		if p.candidatesLogged.CompareAndSwap(false, true) {
-			p.log.Warn("connectivity checks come from more addresses than the peer may have candidates; dropping those from new ones", "err", err)
-		}
+		p.rx.checksDropped.drop(p.log, "connectivity checks come from more addresses than the peer may have candidates; dropping those from new ones", "err", err)
 		return false
 	}
 	return true
 }
 
-// registerUfrag maps p's local ICE ufrag, as its local description now
-// says, to p for the media sockets' reader, replacing the one before (an
-// ICE restart changes it).
+// registerUfrag maps p's local ICE ufrag, as its ICE transport now has
+// it, to p for the media sockets' reader, replacing the one before (an ICE
+// restart changes it).
 func (p *Peer) registerUfrag() {
-	desc := p.pc.LocalDescription()
-	if desc == nil {
+	params, err := p.pc.SCTP().Transport().ICETransport().GetLocalParameters()
+	if err != nil || params.UsernameFragment == "" {
 		return
 	}
-	_, rest, ok := strings.Cut(desc.SDP, "a=ice-ufrag:")
-	if !ok {
-		return
-	}
-	ufrag, _, _ := strings.Cut(rest, "\r\n")
-	ufrag = strings.TrimSpace(ufrag)
+	ufrag := params.UsernameFragment
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || ufrag == p.localUfrag {

@@ -64,10 +64,8 @@ type Peer struct {
 	// cap).
 	budget *publishBudget
 	// candidates counts the remote ICE candidates of the current ICE
-	// session, to bound them (MaxRemoteCandidates); candidatesLogged is
-	// set once checks from addresses past the bound were logged.
-	candidates       remoteCandidates
-	candidatesLogged atomic.Bool
+	// session, to bound them (MaxRemoteCandidates).
+	candidates remoteCandidates
 	// serverMids are the mids of every media section the server opened to
 	// send the peer someone's media, under mu; the others in its offers
 	// are the client's own (MaxClientSections).

@@ -187,9 +187,11 @@ type directReceiver struct {
 	// received counts packets decrypted directly; dropped, packets dropped
 	// because their stream's queue was full; failed, packets that did not
 	// decrypt (forged, replayed, or of an unknown rollover count);
-	// controlDropped, datagrams other than RTP dropped over the bound.
-	received, dropped, failed, controlDropped atomic.Uint64
-	controlLogged                             atomic.Bool
+	// controlDropped, datagrams other than RTP dropped over the bound;
+	// checksDropped, connectivity checks from addresses past the peer's
+	// candidates (candidates.go).
+	received, dropped, failed     atomic.Uint64
+	controlDropped, checksDropped dropCount
 
 	// unbound are the SSRCs of no bound stream that RTP from the peer came
 	// on and that went to pion over the connection's life, under mu, at
@@ -202,8 +204,7 @@ type directReceiver struct {
 	own            map[uint32]struct{}
 	rtcpCtx        *srtp.Context
 	rtcpBuf        []byte
-	unboundDropped atomic.Uint64
-	unboundLogged  atomic.Bool
+	unboundDropped dropCount
 }
 
 func newDirectReceiver(log *slog.Logger, index *ssrcIndex) *directReceiver {
@@ -371,21 +372,7 @@ func (r *directReceiver) start(keys *srtpKeys) error {
 func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 	ssrc, ok := rtpSSRC(pkt)
 	if !ok {
-		if learning {
-			return false
-		}
-		if !r.allowControl() {
-			r.controlDropped.Add(1)
-			if r.controlLogged.CompareAndSwap(false, true) {
-				r.log.Warn("peer sends RTCP, STUN or DTLS faster than the bound; dropping what is over it", "perSecond", r.controlBound())
-			}
-			return true
-		}
-		if isRTCP(pkt) && !r.admitRTCP(pkt) {
-			r.dropUnbound()
-			return true
-		}
-		return false
+		return !learning && !r.admitControl(pkt)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -499,9 +486,8 @@ func (r *directReceiver) addOwn(ssrcs ...uint32) {
 // server's towards it (addOwn), or within maxUnbound others over the
 // connection's life. What does not decrypt or parse goes to pion, which
 // refuses it before making any stream.
+// The caller holds r.mu.
 func (r *directReceiver) admitRTCP(pkt []byte) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.rtcpCtx == nil {
 		return true // before the keys: pion's path, as everything then
 	}
@@ -530,10 +516,7 @@ func (r *directReceiver) admitRTCP(pkt []byte) bool {
 // dropUnbound counts a packet dropped for its unknown SSRC, and logs the
 // first.
 func (r *directReceiver) dropUnbound() {
-	r.unboundDropped.Add(1)
-	if r.unboundLogged.CompareAndSwap(false, true) {
-		r.log.Warn("peer sends RTP or RTCP on more SSRCs than it has streams; dropping those on new ones", "bound", maxUnbound)
-	}
+	r.unboundDropped.drop(r.log, "peer sends RTP or RTCP on more SSRCs than it has streams; dropping those on new ones", "bound", maxUnbound)
 }
 
 // isRTCP tells RTCP from the rest of what is not RTP on the socket (RFC
@@ -586,8 +569,11 @@ func (r *directReceiver) controlBound() float64 {
 	return controlRate + controlPerStream*float64(len(r.streams)+int(r.subscribed.Load()))
 }
 
-// allowControl spends one datagram of the peer's bound on what is not RTP.
-func (r *directReceiver) allowControl() bool {
+// admitControl reports whether pkt, a datagram other than RTP from the
+// peer's address, may go to pion: within the peer's bound on what is not
+// RTP, and, for RTCP, about SSRCs it may be about (admitRTCP). What it
+// refuses is counted and dropped.
+func (r *directReceiver) admitControl(pkt []byte) bool {
 	now := time.Now()
 	if r.clock != nil {
 		now = r.clock()
@@ -596,7 +582,15 @@ func (r *directReceiver) allowControl() bool {
 	defer r.mu.Unlock()
 	bound := r.controlBound()
 	r.control.Rate, r.control.Burst = bound, bound
-	return r.control.Take(1, now)
+	if !r.control.Take(1, now) {
+		r.controlDropped.drop(r.log, "peer sends RTCP, STUN or DTLS faster than the bound; dropping what is over it", "perSecond", bound)
+		return false
+	}
+	if isRTCP(pkt) && !r.admitRTCP(pkt) {
+		r.dropUnbound()
+		return false
+	}
+	return true
 }
 
 // close ends the pumps' waits and joins them; pion's streams must be closed

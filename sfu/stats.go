@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"log/slog"
 	"sync/atomic"
 )
 
@@ -44,6 +45,24 @@ type Stats struct {
 	UnknownSSRCDrops uint64
 }
 
+// dropCount counts what one of the server's bounds drops, and logs the
+// first drop: a flood is worth one line, not one per packet.
+type dropCount struct {
+	n      atomic.Uint64
+	logged atomic.Bool
+}
+
+// drop counts one, and logs msg with args on log the first time.
+func (d *dropCount) drop(log *slog.Logger, msg string, args ...any) {
+	d.n.Add(1)
+	if d.logged.CompareAndSwap(false, true) {
+		log.Warn(msg, args...)
+	}
+}
+
+// Load returns the count.
+func (d *dropCount) Load() uint64 { return d.n.Load() }
+
 // totals hold the counters of tracks and down tracks that are gone, so the
 // cumulative Stats never go backwards.
 type totals struct {
@@ -58,7 +77,7 @@ func (t *totals) retireReceiver(r *directReceiver) {
 	t.directIn.Add(r.received.Load())
 	t.directDrops.Add(r.dropped.Load())
 	t.directFailures.Add(r.failed.Load())
-	t.controlDrops.Add(r.controlDropped.Load())
+	t.controlDrops.Add(r.controlDropped.Load() + r.checksDropped.Load())
 	t.unknownSSRCDrops.Add(r.unboundDropped.Load())
 }
 
@@ -106,7 +125,7 @@ func (a *API) Stats() Stats {
 		s.DirectPacketsIn += p.rx.received.Load()
 		s.DirectDrops += p.rx.dropped.Load()
 		s.DirectDecryptFailures += p.rx.failed.Load()
-		s.ControlRateDrops += p.rx.controlDropped.Load()
+		s.ControlRateDrops += p.rx.controlDropped.Load() + p.rx.checksDropped.Load()
 		s.UnknownSSRCDrops += p.rx.unboundDropped.Load()
 		p.mu.Lock()
 		for t := range p.published {

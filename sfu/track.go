@@ -82,11 +82,9 @@ type Track struct {
 	pool *fanOutPool
 
 	// budget is the publishing peer's cap (publishlimit.go; nil: none);
-	// overLimit counts the packets dropped over it, overLogged says the
-	// first drop was logged.
-	budget     *publishBudget
-	overLimit  atomic.Uint64
-	overLogged atomic.Bool
+	// overLimit counts the packets dropped over it.
+	budget    *publishBudget
+	overLimit dropCount
 
 	keyframes    keyframeThrottle
 	kfPending    atomic.Bool

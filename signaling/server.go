@@ -111,6 +111,19 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// gate lets something through at most once per interval: the errors and
+// logs that refusals make, so that the answer to a flood is not one.
+type gate struct{ last time.Time }
+
+// due reports whether interval has passed since the last time it said so.
+func (g *gate) due(now time.Time, interval time.Duration) bool {
+	if !g.last.IsZero() && now.Sub(g.last) < interval {
+		return false
+	}
+	g.last = now
+	return true
+}
+
 // positive sets *v to def unless it is already above zero.
 func positive[T int | float64 | time.Duration](v *T, def T) {
 	if *v <= 0 {
@@ -263,14 +276,13 @@ func (s *Server) serveConn(c *websocket.Conn) {
 func (s *Server) readLoop(conn *wsConn, sess *session) *session {
 	limiter := tokenbucket.New(s.opts.RateLimit, float64(s.opts.RateBurst), time.Now())
 	readBudget := tokenbucket.New(s.opts.ReadRate, s.opts.ReadBurst, time.Now())
-	var lastLimited, lastThrottled time.Time
+	var limited, throttled gate
 	var wait time.Duration
 	for {
 		if wait > 0 {
 			// Over the read budget: leave the socket alone until it is
 			// paid, so the client's writes back up in TCP.
-			if now := time.Now(); now.Sub(lastThrottled) >= time.Minute {
-				lastThrottled = now
+			if throttled.due(time.Now(), time.Minute) {
 				conn.log.Warn("client sends faster than the read budget; reading it slower", "bytesPerSecond", s.opts.ReadRate)
 			}
 			select {
@@ -290,8 +302,7 @@ func (s *Server) readLoop(conn *wsConn, sess *session) *session {
 		if !limiter.Take(1, now) {
 			// One error per second at most: the answer to a flood must not
 			// become a flood.
-			if now.Sub(lastLimited) >= time.Second {
-				lastLimited = now
+			if limited.due(now, time.Second) {
 				conn.log.Warn("client rate limited", "limit", s.opts.RateLimit)
 				conn.sendError(protocol.Errorf(protocol.CodeRateLimited, "too many messages: at most %.0f per second", s.opts.RateLimit))
 			}

@@ -63,16 +63,12 @@ type session struct {
 	offerTimer *time.Timer
 	offerDue   <-chan time.Time
 
-	// descriptions is the budget of session description bytes
-	// (Options.DescriptionRate), made at the first; descriptionsLogged is
-	// set once running out of it was logged.
-	descriptions       *tokenbucket.Bucket
-	descriptionsLogged bool
-	// roomEvents is the budget of requests passed on to the whole room
-	// (Options.RoomEventRate), made at the first; roomEventsRefused is when
-	// one was last refused.
-	roomEvents        *tokenbucket.Bucket
-	roomEventsRefused time.Time
+	// descriptions is the budget of offer bytes (Options.DescriptionRate);
+	// roomEvents, of what is passed on to the whole room
+	// (Options.RoomEventRate). The gates space out the errors and logs
+	// their refusals make.
+	descriptions, roomEvents                                tokenbucket.Bucket
+	descriptionsLogged, roomEventsRefused, roomEventsLogged gate
 }
 
 // grants are what a participant may do: everything in open mode, what its
@@ -121,15 +117,18 @@ type lostConn struct {
 }
 
 func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
+	now := time.Now()
 	return &session{
-		srv:    srv,
-		conn:   conn,
-		log:    log,
-		in:     make(chan any),
-		box:    newInbox(),
-		done:   make(chan struct{}),
-		attach: make(chan attachment),
-		lost:   make(chan lostConn),
+		srv:          srv,
+		conn:         conn,
+		log:          log,
+		in:           make(chan any),
+		box:          newInbox(),
+		done:         make(chan struct{}),
+		attach:       make(chan attachment),
+		lost:         make(chan lostConn),
+		descriptions: tokenbucket.New(srv.opts.DescriptionRate, srv.opts.DescriptionBurst, now),
+		roomEvents:   tokenbucket.New(srv.opts.RoomEventRate, srv.opts.RoomEventBurst, now),
 	}
 }
 
@@ -140,35 +139,17 @@ func newSession(srv *Server, conn *wsConn, log *slog.Logger) *session {
 func (s *session) admitRoomEvent() bool {
 	now := time.Now()
 	opts := &s.srv.opts
-	if s.roomEventBudget(now).Take(1, now) {
+	if s.roomEvents.Take(1, now) {
 		return true
 	}
-	if now.Sub(s.roomEventsRefused) >= time.Second {
-		if s.roomEventsRefused.IsZero() {
-			s.log.Warn("client makes room events (joins, tracks, chat, mute, publish) faster than the bound; dropping them", "perSecond", opts.RoomEventRate)
-		}
-		s.roomEventsRefused = now
+	if s.roomEventsRefused.due(now, time.Second) {
 		s.sendError(protocol.Errorf(protocol.CodeRateLimited,
 			"too many room events (joins, tracks, chat, mute, publish): at most %.0f a second, %.0f at once; some were dropped", opts.RoomEventRate, opts.RoomEventBurst))
 	}
-	return false
-}
-
-// chargeRoomEvent spends a token on a track the client started, into debt
-// if need be.
-func (s *session) chargeRoomEvent() {
-	now := time.Now()
-	s.roomEventBudget(now).Spend(1, now)
-}
-
-// roomEventBudget returns the session's room-event budget, made at the
-// first use.
-func (s *session) roomEventBudget(now time.Time) *tokenbucket.Bucket {
-	if s.roomEvents == nil {
-		b := tokenbucket.New(s.srv.opts.RoomEventRate, s.srv.opts.RoomEventBurst, now)
-		s.roomEvents = &b
+	if s.roomEventsLogged.due(now, time.Minute) {
+		s.log.Warn("client makes room events (joins, tracks, chat, mute, publish) faster than the bound; dropping them", "perSecond", opts.RoomEventRate)
 	}
-	return s.roomEvents
+	return false
 }
 
 // admitDescription spends n bytes of the session's description budget on
@@ -179,27 +160,16 @@ func (s *session) roomEventBudget(now time.Time) *tokenbucket.Bucket {
 func (s *session) admitDescription(n int) bool {
 	now := time.Now()
 	opts := &s.srv.opts
-	if s.descriptionBudget(now).Take(float64(n), now) {
+	if s.descriptions.Take(float64(n), now) {
 		return true
 	}
-	if !s.descriptionsLogged {
-		s.descriptionsLogged = true
+	if s.descriptionsLogged.due(now, time.Minute) {
 		s.log.Warn("client sends session descriptions faster than the bound; refusing them", "bytesPerSecond", opts.DescriptionRate, "burst", opts.DescriptionBurst)
 	}
 	s.sendError(protocol.Errorf(protocol.CodeNegotiationFailed,
 		"session descriptions come too fast: at most %.0f KiB a second, %.0f KiB at once; send it again later",
 		opts.DescriptionRate/1024, opts.DescriptionBurst/1024))
 	return false
-}
-
-// descriptionBudget returns the session's budget of description bytes,
-// made at the first use.
-func (s *session) descriptionBudget(now time.Time) *tokenbucket.Bucket {
-	if s.descriptions == nil {
-		b := tokenbucket.New(s.srv.opts.DescriptionRate, s.srv.opts.DescriptionBurst, now)
-		s.descriptions = &b
-	}
-	return s.descriptions
 }
 
 // send queues a message for the client, if it is connected.
@@ -501,7 +471,7 @@ func (s *session) handlePeerEvent(ev any) {
 		// for the connection's life. It is never refused (a share would
 		// be lost for a burst of chat before it), but it spends the
 		// room-event budget, into debt: joins, chat and mute wait.
-		s.chargeRoomEvent()
+		s.roomEvents.Spend(1, time.Now())
 		if _, err := s.room.Publish(s.id, e.t); err != nil {
 			s.fail(err)
 		}
