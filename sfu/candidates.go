@@ -225,15 +225,24 @@ func (p *Peer) admitCheckFrom(addr netip.AddrPort) bool {
 	return true
 }
 
-// registerUfrag maps p's local ICE ufrag, as its ICE transport now has
-// it, to p for the media sockets' reader, replacing the one before (an ICE
-// restart changes it).
-func (p *Peer) registerUfrag() {
-	params, err := p.pc.SCTP().Transport().ICETransport().GetLocalParameters()
-	if err != nil || params.UsernameFragment == "" {
+// registerUfrag maps p's local ICE ufrag, as the local description sdp
+// (the answer just applied) gives it, to p for the media sockets' reader,
+// replacing the one before (an ICE restart changes it).
+//
+// The ufrag is read from the SDP text, not from pion's ICETransport:
+// ICETransport.GetLocalParameters reads the transport's gatherer without its
+// lock while pion's operations queue may be starting the transport, a data
+// race the race detector reports.
+func (p *Peer) registerUfrag(sdp string) {
+	_, rest, ok := strings.Cut(sdp, "a=ice-ufrag:")
+	if !ok {
 		return
 	}
-	ufrag := params.UsernameFragment
+	ufrag, _, _ := strings.Cut(rest, "\n")
+	ufrag = strings.TrimSpace(ufrag)
+	if ufrag == "" {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || ufrag == p.localUfrag {

@@ -259,7 +259,7 @@ func (p *Peer) Answer(offer string) (string, error) {
 	}
 	p.candidates.applied(remote.ufrag, remote.candidates)
 	p.clientSections(remote.mids, true)
-	p.registerUfrag()
+	p.registerUfrag(answer)
 	return answer, nil
 }
 
