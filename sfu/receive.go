@@ -161,9 +161,11 @@ type directReceiver struct {
 	iv  [12]byte
 
 	// closing ends the pumps' waits for a free slot; wg joins them.
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	// closed (under mu) is set when closing is closed, after which no
+	// stream is bound.
+	closing chan struct{}
+	closed  bool
+	wg      sync.WaitGroup
 
 	// index, when not nil, finds r by its streams' SSRCs.
 	index *ssrcIndex
@@ -238,6 +240,13 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 		}
 	}
 	r.mu.Lock()
+	if r.closed {
+		// pion binds streams from goroutines the connection's Close does
+		// not wait for (its operations queue, undeclared SSRCs); one that
+		// comes after close gets no pump, which close could not join.
+		r.mu.Unlock()
+		return reader
+	}
 	r.streams[info.SSRC] = s
 	r.wg.Add(1)
 	r.mu.Unlock()
@@ -596,7 +605,12 @@ func (r *directReceiver) admitControl(pkt []byte) bool {
 // close ends the pumps' waits and joins them; pion's streams must be closed
 // first (the peer connection closed), which ends their reads.
 func (r *directReceiver) close() {
-	r.closeOnce.Do(func() { close(r.closing) })
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.closing)
+	}
+	r.mu.Unlock()
 	r.wg.Wait()
 }
 

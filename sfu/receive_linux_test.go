@@ -357,3 +357,31 @@ func TestTransportFeedback(t *testing.T) {
 		t.Fatalf("%d feedback packets with nothing new arrived, want none", len(pkts))
 	}
 }
+
+// TestBindAfterClose: pion may bind a stream after the peer's receiver has
+// closed (its operations queue is not joined by the connection's Close).
+// Such a stream gets no pump: its reads go straight to pion's reader, and
+// nothing is left running or indexed.
+func TestBindAfterClose(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	index := new(ssrcIndex)
+	rx := newDirectReceiver(slog.New(slog.DiscardHandler), index)
+	rx.close()
+	pion := make(pionStream, 1)
+	r := rx.BindRemoteStream(&interceptor.StreamInfo{SSRC: 9, MimeType: "video/VP8"}, pion)
+	pion <- rtpPacket(t, 9, 1, 100)
+	close(pion)
+	buf := make([]byte, 1500)
+	if n, _, err := r.Read(buf, nil); err != nil || n == 0 {
+		t.Fatalf("read after close: %d bytes, %v", n, err)
+	}
+	if _, _, err := r.Read(buf, nil); err == nil {
+		t.Fatal("the stream did not end with pion's")
+	}
+	rx.mu.Lock()
+	streams := len(rx.streams)
+	rx.mu.Unlock()
+	if _, indexed := index.get(9); streams != 0 || indexed {
+		t.Fatalf("bound after close: %d streams, indexed %v", streams, indexed)
+	}
+}
