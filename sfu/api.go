@@ -253,9 +253,11 @@ func wantsLoopback(ips []net.IP) bool {
 
 // LoggerFactory routes pion's logs to log: trace is dropped, debug and info
 // become Debug, warnings Warn and errors Error. A message is formatted only
-// when its level is enabled, which also matters for correctness: pion passes
-// live structures (a TrackRemote in onTrack) to its debug format strings, and
-// formatting them races with their owners.
+// when its level is enabled. pion passes a live TrackRemote to a debug
+// format string ("got new track: %+v", from the goroutine that reads the
+// track's first packet); formatting it would read the track's fields
+// without its lock while renegotiation writes them under it, so it is
+// formatted through its getters instead.
 func LoggerFactory(log *slog.Logger) logging.LoggerFactory {
 	return slogFactory{log: log}
 }
@@ -282,6 +284,12 @@ func (l slogLeveled) Errorf(format string, args ...any) { l.logf(slog.LevelError
 func (l slogLeveled) logf(level slog.Level, format string, args []any) {
 	ctx := context.Background()
 	if l.log.Enabled(ctx, level) {
+		for i, a := range args {
+			if t, ok := a.(*webrtc.TrackRemote); ok && t != nil {
+				args[i] = fmt.Sprintf("TrackRemote{id: %s, stream: %s, kind: %s, ssrc: %d, rid: %s}",
+					t.ID(), t.StreamID(), t.Kind(), t.SSRC(), t.RID())
+			}
+		}
 		l.log.Log(ctx, level, fmt.Sprintf(format, args...))
 	}
 }

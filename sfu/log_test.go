@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // TestPionWarnings: the warnings pion gives at every join and leave are
@@ -35,5 +37,17 @@ func TestPionWarnings(t *testing.T) {
 		if !strings.Contains(out.String(), "level="+tc.want) {
 			t.Errorf("logged %q, want level %s", out.String(), tc.want)
 		}
+	}
+}
+
+// TestPionTrackLoggedThroughGetters: the TrackRemote pion passes to a debug
+// message is formatted through its locked getters, never by reading its
+// fields (which renegotiation writes under the track's lock).
+func TestPionTrackLoggedThroughGetters(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	LoggerFactory(log).NewLogger("pc").Debugf("got new track: %+v", &webrtc.TrackRemote{})
+	if got := out.String(); !strings.Contains(got, "got new track: TrackRemote{id: ,") || strings.Contains(got, "mu:") {
+		t.Fatalf("logged %q", got)
 	}
 }
