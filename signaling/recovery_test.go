@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
 	"testing"
@@ -36,11 +37,16 @@ func loopbackPC(t *testing.T) *webrtc.PeerConnection {
 	return pc
 }
 
-// trickle sends pc's candidates to the server on c.
+// trickle sends pc's candidates to the server on c. A candidate gathered
+// after the socket closed is dropped.
 func trickle(c *rawClient, pc *webrtc.PeerConnection) {
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			c.sendJSON(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
+		if cand == nil {
+			return
+		}
+		b, err := json.Marshal(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
+		if err == nil {
+			_ = c.trySend(string(b))
 		}
 	})
 }

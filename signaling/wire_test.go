@@ -33,11 +33,18 @@ func dialRaw(t *testing.T, baseURL string) *rawClient {
 
 func (c *rawClient) send(frame string) {
 	c.t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+	if err := c.trySend(frame); err != nil {
 		c.t.Fatalf("send: %v", err)
 	}
+}
+
+// trySend sends frame and returns what went wrong, for pion's callbacks:
+// they run on pion's goroutines, possibly after the test has ended, where
+// Fatal must not be called.
+func (c *rawClient) trySend(frame string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.WriteMessage(websocket.TextMessage, []byte(frame))
 }
 
 func (c *rawClient) sendJSON(v any) {
