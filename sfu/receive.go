@@ -249,10 +249,10 @@ func (r *directReceiver) BindRemoteStream(info *interceptor.StreamInfo, reader i
 	}
 	r.streams[info.SSRC] = s
 	r.wg.Add(1)
-	r.mu.Unlock()
 	if r.index != nil {
 		r.index.edit(func(m map[uint32]*directReceiver) { m[info.SSRC] = r })
 	}
+	r.mu.Unlock()
 	go func() {
 		defer r.wg.Done()
 		r.pump(s, reader)
@@ -303,16 +303,18 @@ func (r *directReceiver) pump(s *rxStream, pion interceptor.RTPReader) {
 		r.mu.Lock()
 		if r.streams[s.ssrc] == s {
 			delete(r.streams, s.ssrc)
+			// The index is edited under r.mu (as BindRemoteStream does),
+			// so a stream bound again for the same SSRC keeps its entry.
+			if r.index != nil {
+				r.index.edit(func(m map[uint32]*directReceiver) {
+					if m[s.ssrc] == r {
+						delete(m, s.ssrc)
+					}
+				})
+			}
 		}
 		s.closed = true
 		r.mu.Unlock()
-		if r.index != nil {
-			r.index.edit(func(m map[uint32]*directReceiver) {
-				if m[s.ssrc] == r {
-					delete(m, s.ssrc)
-				}
-			})
-		}
 		close(s.full)
 	}()
 	// The pump reads into a buffer of its own, so that while it waits for
