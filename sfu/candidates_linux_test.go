@@ -9,8 +9,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/internal/sdptest"
 )
 
@@ -20,7 +20,7 @@ import (
 // as a peer-reflexive candidate; the media socket's reader drops the checks
 // from addresses past the bound and counts them.
 func TestCheckAddressBound(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	api := loopbackAPI(t)
 	defer api.Close()
 	local := make(chan string, 8)

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/internal/sdptest"
 )
 
@@ -27,7 +27,7 @@ func hostCandidate(i int) string {
 // is refused whole, alone or with what came before; an ICE restart (a new
 // ufrag) starts a new count.
 func TestCandidateBound(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	api := loopbackAPI(t)
 	defer api.Close()
 	peer := newTestPeer(t, api, "p", PeerHandler{})
@@ -109,7 +109,7 @@ func TestCandidateBound(t *testing.T) {
 // the sections the server opened to send it media do not count, and a
 // section renamed counts as a new one (pion keeps both).
 func TestClientSectionsBound(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	api := loopbackAPI(t)
 	defer api.Close()
 	api.maxClientSections = 6

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/internal/sdptest"
 )
 
@@ -18,7 +18,7 @@ import (
 // the peer must be stable and answer a good offer; a stuck peer (which
 // Answer would report with ErrPeerStuck) fails the target.
 func FuzzPeerAnswer(f *testing.F) {
-	defer goleak.VerifyNone(f)
+	defer leaktest.VerifyNone(f)
 	api := loopbackAPI(f)
 	defer api.Close()
 	good := sdptest.ClientOffer(f)

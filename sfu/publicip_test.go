@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
+
+	"github.com/confab/confab/internal/leaktest"
 )
 
 // TestPublicIPsReplaceHostCandidates checks Config.PublicIPs: a server behind
 // a 1:1 NAT offers its public address in place of the local one, in every
 // host candidate it trickles.
 func TestPublicIPsReplaceHostCandidates(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const public = "203.0.113.7"
 	api, err := NewAPI(Config{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, PublicIPs: []string{public}})
 	if err != nil {

@@ -15,7 +15,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
-	"go.uber.org/goleak"
+
+	"github.com/confab/confab/internal/leaktest"
 )
 
 // pionStream stands in for pion's SRTP read stream under the chain: what is
@@ -73,7 +74,7 @@ func TestDirectReceive(t *testing.T) {
 }
 
 func checkDirectReceive(t *testing.T, profile srtp.ProtectionProfile) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Cleanup(func() { leaktest.VerifyNone(t) })
 	var index ssrcIndex
 	rx, publisher := startedReceiver(t, profile, &index)
 	keyLen, _ := profile.KeyLen()
@@ -299,7 +300,7 @@ func TestDirectReceiveAllocs(t *testing.T) {
 // numbers of the packets it takes, from the socket and from pion alike, and
 // builds transport-cc feedback that shows which arrived.
 func TestTransportFeedback(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	rx, publisher := startedReceiver(t, srtp.ProtectionProfileAeadAes128Gcm, nil)
 	const ssrc, extID = 77, 3
 	pion := make(pionStream, 1)
@@ -363,7 +364,7 @@ func TestTransportFeedback(t *testing.T) {
 // Such a stream gets no pump: its reads go straight to pion's reader, and
 // nothing is left running or indexed.
 func TestBindAfterClose(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	index := new(ssrcIndex)
 	rx := newDirectReceiver(slog.New(slog.DiscardHandler), index)
 	rx.close()

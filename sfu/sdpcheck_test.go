@@ -8,8 +8,8 @@ import (
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/internal/sdptest"
 )
 
@@ -55,7 +55,7 @@ func TestSendStreams(t *testing.T) {
 // offer. Given to pion unchecked, the same offer leaves the peer stuck, and
 // Answer says so with ErrPeerStuck.
 func TestPlanBOfferRefused(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	api := loopbackAPI(t)
 	defer api.Close()
 	good := sdptest.ClientOffer(t)

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/confab/confab/internal/leaktest"
 )
 
 // TestMain fails the package if any goroutine outlives its tests: every
@@ -12,7 +14,7 @@ import (
 // updater, and the worker pool's cleaner, which ends on its own within 10 s
 // of a server's shutdown.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	leaktest.VerifyTestMain(m,
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	)

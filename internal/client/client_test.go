@@ -16,8 +16,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/internal/protocol"
 )
 
@@ -165,7 +165,7 @@ func TestSession(t *testing.T) {
 		{name: "viewer-recvonly", emptyMode: EmptyOfferRecvOnly},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			defer leaktest.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			fs := newFakeServer(t)
@@ -371,7 +371,7 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 }
 
 func TestAddTrackValidation(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	fs := newFakeServer(t)
 	defer fs.Close()
 	c, err := Dial(context.Background(), fs.URL(), testOptions())
@@ -405,7 +405,7 @@ func TestAddTrackValidation(t *testing.T) {
 // TestGlare checks that a server offer colliding with the client's offer
 // breaks the session visibly instead of hanging.
 func TestGlare(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fs := newFakeServer(t)
@@ -481,7 +481,7 @@ func (i *dropInterceptor) BindRemoteStream(info *interceptor.StreamInfo, reader 
 func TestInterceptorPlacement(t *testing.T) {
 	for _, network := range []bool{true, false} {
 		t.Run(map[bool]string{true: "network", false: "application"}[network], func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			defer leaktest.VerifyNone(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			fs := newFakeServer(t)
@@ -521,7 +521,7 @@ func TestInterceptorPlacement(t *testing.T) {
 // restarts ICE with new ones, which the server learns only from the
 // client's answer, discarding the client's checks until then.)
 func TestServerOfferAfterAnswerKeepsICE(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	// On one P the client's read loop applies the offer before pion's
 	// operations goroutine has run, as on a busy machine.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))

@@ -13,8 +13,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/transport/v4"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/internal/netwrap"
 )
 
@@ -26,7 +26,7 @@ import (
 // socket) must be asked for by the direct path's own NACK and arrive
 // once; every packet reaches OnPacket.
 func TestDirectReceive(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	for _, setup := range []string{"", "active"} {
 		name := "client is DTLS server"
 		if setup == "active" {

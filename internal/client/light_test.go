@@ -10,7 +10,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
+
+	"github.com/confab/confab/internal/leaktest"
 )
 
 func TestRemoteTrackCountOnly(t *testing.T) {
@@ -45,7 +46,7 @@ func TestIsKeyframeStartDoesNotAllocate(t *testing.T) {
 // light interceptor set still asks for a packet lost on the network and gets
 // it retransmitted, and a count-only client hands every packet to OnPacket.
 func TestLightInterceptors(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fs := newFakeServer(t)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/stdnet"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/internal/netwrap"
 )
 
@@ -64,7 +64,7 @@ func TestSetReadBuffer(t *testing.T) {
 // socket buffer still connects and receives media, and pion opened its
 // socket through that network.
 func TestSocketReadBufferSession(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fs := newFakeServer(t)

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/confab/confab/internal/leaktest"
 )
 
 // verifyNoLeaks fails the package if any goroutine outlives its tests: every
@@ -11,7 +13,7 @@ import (
 // updater and its worker pool's cleaner (which ends within 10 s of a
 // server's shutdown) are not ours to stop.
 func verifyNoLeaks(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	leaktest.VerifyTestMain(m,
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	)

@@ -13,8 +13,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/sfu"
 )
 
@@ -25,7 +25,7 @@ import (
 func TestRelayedMedia(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			defer leaktest.VerifyNone(t)
 			s := startServer(t, func(c *Config) {
 				c.Now = nil // the peers' credentials are minted now
 				if transport == "udp" {

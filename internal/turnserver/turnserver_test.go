@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
-	"go.uber.org/goleak"
 
+	"github.com/confab/confab/internal/leaktest"
 	"github.com/confab/confab/sfu"
 )
 
@@ -141,7 +141,7 @@ func TestPermitPeer(t *testing.T) {
 }
 
 func TestStartRejectsBadConfig(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	base := func() Config {
 		return Config{Secret: "x", ListenIP: net.IPv4(127, 0, 0, 1), UDPPort: -1, TCPPort: -1}
 	}
@@ -173,7 +173,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 }
 
 func TestAddrsAndURLs(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s := startServer(t, nil)
 	udp, tcp := s.UDPAddr(), s.TCPAddr()
 	if udp == nil || tcp == nil || !udp.IP.IsLoopback() || !tcp.IP.IsLoopback() || udp.Port == 0 || tcp.Port == 0 {
@@ -255,7 +255,7 @@ func (c *turnClient) close() {
 func TestAllocate(t *testing.T) {
 	for _, network := range []string{"udp", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
+			defer leaktest.VerifyNone(t)
 			s := startServer(t, nil)
 			defer closeServer(t, s)
 
@@ -297,7 +297,7 @@ func TestAllocate(t *testing.T) {
 }
 
 func TestTCPRelayRefused(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s := startServer(t, nil)
 	defer closeServer(t, s)
 	user, pass := Credentials(testSecret, "alice", time.Hour, testNow)
@@ -310,7 +310,7 @@ func TestTCPRelayRefused(t *testing.T) {
 }
 
 func TestRelayPortRange(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	// A port that was free a moment ago; the range is that one port.
 	probe, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -337,7 +337,7 @@ func TestRelayPortRange(t *testing.T) {
 // TestCloseWithLiveClients closes the server under clients that still hold
 // allocations: pion would leave the TCP connection and its goroutine behind.
 func TestCloseWithLiveClients(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s := startServer(t, nil)
 	user, pass := Credentials(testSecret, "alice", time.Hour, testNow)
 	var (
@@ -372,7 +372,7 @@ func TestCloseWithLiveClients(t *testing.T) {
 // MaxAllocationsPerUser allocations at once; the next Allocate is refused,
 // another participant's is not, and one freed makes room again.
 func TestAllocationQuota(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s := startServer(t, nil)
 	defer closeServer(t, s)
 	user, pass := Credentials(testSecret, "alice", time.Hour, testNow)
