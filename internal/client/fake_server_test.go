@@ -63,6 +63,10 @@ type fakeConn struct {
 	// ufrags are the ICE username fragments of the client's descriptions,
 	// offers and answers, in order.
 	ufrags []string
+	// nacks counts, by sequence number, the client's requests (Generic
+	// NACKs) for packets of "remote-cam"; pion's NACK responder answers
+	// each with one retransmission.
+	nacks map[uint16]int
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -292,12 +296,41 @@ func (fc *fakeConn) answer(sdp string) error {
 	go func() {
 		defer fc.fs.wg.Done()
 		for {
-			if _, _, err := sender.ReadRTCP(); errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+			pkts, _, err := sender.ReadRTCP()
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
 				return
 			}
+			fc.countNACKs(pkts)
 		}
 	}()
 	return nil
+}
+
+// countNACKs counts the sequence numbers the Generic NACKs among pkts ask for.
+func (fc *fakeConn) countNACKs(pkts []rtcp.Packet) {
+	for _, p := range pkts {
+		nack, ok := p.(*rtcp.TransportLayerNack)
+		if !ok {
+			continue
+		}
+		fc.mu.Lock()
+		if fc.nacks == nil {
+			fc.nacks = make(map[uint16]int)
+		}
+		for _, pair := range nack.Nacks {
+			for _, seq := range pair.PacketList() {
+				fc.nacks[seq]++
+			}
+		}
+		fc.mu.Unlock()
+	}
+}
+
+// nacked is how many times the client asked for packet seq of "remote-cam".
+func (fc *fakeConn) nacked(seq uint16) int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.nacks[seq]
 }
 
 // recordUfrag notes the ICE username fragment of a client description.
