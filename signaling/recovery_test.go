@@ -213,11 +213,13 @@ func brokenAnswer(t *testing.T, opts func(*signaling.Options)) {
 	answerOffer(serverOffer.str("sdp"))
 
 	msgs := make(chan message)
+	var readErr error // why the reader stopped, set before msgs closes
 	go func() {
 		defer close(msgs)
 		for {
 			m, err := c.next()
 			if err != nil {
+				readErr = err
 				return
 			}
 			select {
@@ -236,7 +238,7 @@ func brokenAnswer(t *testing.T, opts func(*signaling.Options)) {
 			t.Fatalf("viewer did not receive ann's tracks after a broken answer; got %v", tracks)
 		case m, ok := <-msgs:
 			if !ok {
-				t.Fatalf("connection ended; got tracks %v", tracks)
+				t.Fatalf("connection ended (%v); got tracks %v", readErr, tracks)
 			}
 			switch m.str("type") {
 			case protocol.TypeOffer:
@@ -251,7 +253,7 @@ func brokenAnswer(t *testing.T, opts func(*signaling.Options)) {
 		}
 	}
 	cancel()
-	_ = c.ws.Close()
+	c.close()
 	for range msgs {
 	}
 }

@@ -72,6 +72,7 @@ func (m *manualPeer) use(c *rawClient) {
 		for {
 			msg, err := c.next()
 			if err != nil {
+				c.readerExit("manual peer", err)
 				return
 			}
 			switch msg.str("type") {
@@ -141,7 +142,7 @@ func TestResumeAfterSocketCut(t *testing.T) {
 
 	// Cut bob's socket. Media goes on; meanwhile ann publishes another track,
 	// whose offer bob cannot receive yet.
-	_ = c1.ws.Close()
+	c1.close()
 	waitFor(t, func() bool {
 		n := bob.packets.Load()
 		time.Sleep(300 * time.Millisecond)
@@ -195,7 +196,7 @@ func TestResumeExpires(t *testing.T) {
 	bob := dialRaw(t, srv.URL)
 	joined := bob.join("expire", "bob")
 	ann.expect(protocol.TypeParticipantJoined)
-	_ = bob.ws.Close()
+	bob.close()
 	start := time.Now()
 	left := ann.expect(protocol.TypeParticipantLeft)
 	if waited := time.Since(start); waited < 250*time.Millisecond {
@@ -253,7 +254,7 @@ func TestResumeNeedsSameRoomAndName(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{ResumeGrace: 10 * time.Second})
 	bob := dialRaw(t, srv.URL)
 	joined := bob.join("same", "bob")
-	_ = bob.ws.Close()
+	bob.close()
 	other := dialRaw(t, srv.URL)
 	other.sendJSON(protocol.Join{Type: protocol.TypeJoin, Room: "same", Name: "mallory", Resume: joined.str("resumeToken")})
 	got := other.expect(protocol.TypeJoined)

@@ -18,7 +18,18 @@ type rawClient struct {
 	t  *testing.T
 	ws *websocket.Conn
 	mu sync.Mutex // serializes writes (pion callbacks send too)
+
+	// closeMu orders close against readerExit: a reader goroutine logs
+	// its end only while the test has not closed the socket (and so
+	// before the test can have ended, since its cleanup closes it).
+	closeMu sync.Mutex
+	closed  bool
 }
+
+// readTimeout is how long next waits for a message: a generous bound on a
+// stalled machine, for reads that expect a message. No test asserts
+// silence with it.
+const readTimeout = 30 * time.Second
 
 func dialRaw(t *testing.T, baseURL string) *rawClient {
 	t.Helper()
@@ -27,8 +38,28 @@ func dialRaw(t *testing.T, baseURL string) *rawClient {
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	t.Cleanup(func() { _ = ws.Close() })
-	return &rawClient{t: t, ws: ws}
+	c := &rawClient{t: t, ws: ws}
+	t.Cleanup(c.close)
+	return c
+}
+
+// close closes the socket; a reader goroutine that then ends says nothing.
+func (c *rawClient) close() {
+	c.closeMu.Lock()
+	c.closed = true
+	c.closeMu.Unlock()
+	_ = c.ws.Close()
+}
+
+// readerExit logs why a goroutine reading c stopped, unless the test
+// closed c: a reader that quits early otherwise shows only as a wait
+// elsewhere running out.
+func (c *rawClient) readerExit(who string, err error) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if !c.closed {
+		c.t.Logf("%s: reading the socket ended: %v", who, err)
+	}
 }
 
 func (c *rawClient) send(frame string) {
@@ -61,9 +92,9 @@ type message map[string]any
 
 func (m message) str(key string) string { s, _ := m[key].(string); return s }
 
-// next reads the next server message.
+// next reads the next server message, waiting up to readTimeout.
 func (c *rawClient) next() (message, error) {
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(readTimeout))
 	kind, data, err := c.ws.ReadMessage()
 	if err != nil {
 		return nil, err
