@@ -263,7 +263,21 @@ func TestLeaveReleasesEverything(t *testing.T) {
 	wait(t, ctx, "bob receives ann", func(ctx context.Context) error {
 		return bob.WaitRemoteTracks(ctx, hasExactly(map[string]string{ann.Self().ID: "ann"}))
 	})
+	// The count to come back to, once the goroutines of joining (pion's
+	// callbacks into the server, negotiation) have ended: the same in 3
+	// samples 200 ms apart.
 	settled := ownGoroutines()
+	for same, deadline := 1, time.Now().Add(10*time.Second); same < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("server goroutines never settle while ann and bob exchange media (last %d)", settled)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := ownGoroutines(); n == settled {
+			same++
+		} else {
+			settled, same = n, 1
+		}
+	}
 
 	for round := 0; round < 5; round++ {
 		cy := newParticipant(ctx, t, srv, "leave", "cy", client.Options{})
@@ -310,10 +324,12 @@ func TestLeaveReleasesEverything(t *testing.T) {
 		}
 	}
 	// Every server goroutine cy's five visits started (sessions, sockets,
-	// peers, forwarding, RTCP readers) has ended. goleak checks the rest of
-	// the process when the package's tests end.
+	// peers, forwarding, RTCP readers) has ended: the count is back to
+	// what it was before them, or below it should something have been
+	// ending even then. A leak adds up over the five visits.
+	// goleak checks the rest of the process when the package's tests end.
 	deadline := time.Now().Add(10 * time.Second)
-	for n := ownGoroutines(); n != settled; n = ownGoroutines() {
+	for n := ownGoroutines(); n > settled; n = ownGoroutines() {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
 			t.Fatalf("server goroutines: %d after the visits, %d before\n%s", n, settled, buf[:runtime.Stack(buf, true)])
@@ -450,8 +466,17 @@ func TestDirectSendingProfiles(t *testing.T) {
 				t.Fatalf("%d intact, %d altered packets; server sent %d of %d packets directly, received %d of %d",
 					check.good.Load(), check.bad.Load(), st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn)
 			}
-			if st.DirectDecryptFailures != 0 || st.DirectDrops != 0 {
-				t.Errorf("direct receive: %d decryption failures, %d drops", st.DirectDecryptFailures, st.DirectDrops)
+			// A stream's queue overflows only while its reader is starved
+			// (its 32 audio slots hold 640 ms), which a loaded machine
+			// running the race detector may do: a few such drops are
+			// tolerated, up to 1 for 20 packets taken. Slots the path
+			// failed to give back would run out within a second or two
+			// and drop most of what came after.
+			if st.DirectDecryptFailures != 0 || st.DirectDrops*20 > st.DirectPacketsIn {
+				t.Errorf("direct receive: %d decryption failures, %d drops of %d packets (at most 5%% may overflow a starved queue)",
+					st.DirectDecryptFailures, st.DirectDrops, st.DirectPacketsIn)
+			} else if st.DirectDrops != 0 {
+				t.Logf("direct receive: %d of %d packets dropped from full queues", st.DirectDrops, st.DirectPacketsIn)
 			}
 			t.Logf("server sent %d of %d packets directly, received %d of %d", st.DirectPacketsOut, st.PacketsOut, st.DirectPacketsIn, st.PacketsIn)
 

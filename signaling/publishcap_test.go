@@ -24,7 +24,10 @@ func TestPublishCap(t *testing.T) {
 	const capBits = 1_000_000 // ann's test media is about 0.7 Mbit/s
 	srv := testserver.Start(t, testserver.Options{MaxPublishBitrate: capBits})
 	ann := newParticipant(ctx, t, srv, "cap", "ann", client.Options{})
-	bob := newParticipant(ctx, t, srv, "cap", "bob", client.Options{})
+	// bob's socket holds seconds of what he receives, not the default
+	// buffer's fraction of one: the flood's first burst (a full bucket,
+	// at 4 Mbit/s) must not overflow it while his reader waits for a CPU.
+	bob := newParticipant(ctx, t, srv, "cap", "bob", client.Options{SocketReadBuffer: 4 << 20})
 
 	flooder, err := client.Dial(ctx, srv.URL, client.Options{})
 	if err != nil {
@@ -59,7 +62,7 @@ func TestPublishCap(t *testing.T) {
 
 	// The flood: 5 packets of about 1040 bytes every 10 ms, 4 Mbit/s, for 2 s.
 	before := srv.API.Stats()
-	floodBefore, annBefore := flood.Packets(), annVideo.Packets()
+	floodBefore := flood.Packets()
 	annFirst, _ := annVideo.LastSeq()
 	start := time.Now()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -95,17 +98,35 @@ func TestPublishCap(t *testing.T) {
 	if got < most/4 {
 		t.Fatalf("bob got only %d of the flood's packets; the cap allows %d", got, most)
 	}
-	// ann, under the cap, lost nothing: every sequence number since the
-	// flood began arrived (a packet or two may be in flight at either end).
+	// ann, under the cap, lost nothing: every sequence number from the
+	// flood's start to its end reaches bob. One lost on the way (a full
+	// socket buffer, or the server's queue for it) comes back once bob's
+	// NACK is answered, which may take a while on a loaded machine.
 	annLast, _ := annVideo.LastSeq()
-	if annGot, sent := annVideo.Packets()-annBefore, uint64(annLast-annFirst); annGot+2 < sent || sent == 0 {
+	sent := annLast - annFirst
+	if sent == 0 || sent > 0x8000 {
+		t.Fatalf("bob's last packets of ann's video: %d before the flood, %d after", annFirst, annLast)
+	}
+	missing := func() (n int) {
+		for i := uint16(1); i <= sent; i++ {
+			if annVideo.SeqCount(annFirst+i) == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	n := missing()
+	for deadline := time.Now().Add(5 * time.Second); n > 0 && time.Now().Before(deadline); n = missing() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n > 0 {
 		// A track's queue in the server overflows only when its forwarder
 		// is starved of CPU for hundreds of milliseconds (a loaded machine
 		// running the race detector); that is not the cap's doing.
-		if shed := after.DirectDrops - before.DirectDrops; shed > 0 && sent > 0 {
-			t.Logf("bob got %d of ann's %d video packets; the server shed %d from full queues", annGot, sent, shed)
+		if shed := srv.API.Stats().DirectDrops - before.DirectDrops; shed > 0 {
+			t.Logf("bob never got %d of ann's %d video packets; the server shed %d from full queues", n, sent, shed)
 		} else {
-			t.Fatalf("bob got %d of ann's %d video packets during the flood", annGot, sent)
+			t.Fatalf("bob never got %d of ann's %d video packets sent during the flood", n, sent)
 		}
 	}
 }
