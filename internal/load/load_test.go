@@ -38,7 +38,8 @@ func testConfig(srv *testserver.Server, room string, subscribers int) Config {
 
 // TestSmoke is the run CI makes: 1 publisher and 5 subscribers for 2 s,
 // against the real server in this process. Every subscriber gets media,
-// nothing is lost, and every figure is filled in.
+// nothing is lost but what a starved machine visibly dropped, and every
+// figure is filled in.
 func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -46,7 +47,14 @@ func TestSmoke(t *testing.T) {
 	cfg := testConfig(srv, "smoke", 5)
 	cfg.ServerPID = os.Getpid()
 	cfg.Probes = 2
+	// Loss is counted once the grace period after the publishers stop has
+	// passed: a packet still queued then, on a machine that starves the
+	// run, would count as lost. 2 s is far beyond a healthy round trip,
+	// and time for NACK repairs of the last packets.
+	cfg.Grace = 2 * time.Second
+	drops := watchUDPDrops()
 	rep, err := Run(ctx, cfg)
+	kernelDrops := drops()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,18 +86,25 @@ func TestSmoke(t *testing.T) {
 	if rep.ServerQueueDrops == nil {
 		t.Fatal("no count of the server's queue drops")
 	}
-	if shed := *rep.ServerQueueDrops; all.Lost != 0 || all.WindowLost != 0 || all.Bad != 0 {
-		// A track's queue in the server overflows only when its forwarder
-		// is starved of CPU for hundreds of milliseconds (a loaded CI
-		// machine running the race detector), and the report says so.
-		// Audio is not repaired by NACK, so such a packet is lost to every
-		// receiver. Any other loss is a failure.
-		explained := all.WindowLost == 0 && all.Bad == 0 && shed > 0 && all.Lost <= shed*uint64(all.Receivers)
+	// Loss. On a loaded CI machine running the race detector, the run can
+	// be starved of CPU for hundreds of milliseconds, and then packets are
+	// lost in two places, each of which counts them: a track's queue in the
+	// server overflows (the server's shed packets), or a socket's receive
+	// buffer does (the kernel's drops; the server's sockets and the
+	// receivers' are all in this process). Audio is not repaired by NACK,
+	// so a packet shed, or dropped on its way into the server, is lost to
+	// every receiver; one dropped on a receiver's socket, to that one.
+	// Loss beyond that, or any packet without a valid tag, is a failure.
+	shed := *rep.ServerQueueDrops
+	starved := shed + kernelDrops
+	if all.Lost != 0 || all.WindowLost != 0 || all.Bad != 0 {
+		explained := all.Bad == 0 && all.Lost <= starved*uint64(all.Receivers)
 		report := t.Errorf
 		if explained {
 			report = t.Logf
 		}
-		report("lost %d (window %d), bad %d; the server shed %d packets from full queues", all.Lost, all.WindowLost, all.Bad, shed)
+		report("lost %d (window %d), bad %d; the server shed %d packets from full queues, the kernel dropped %d datagrams on this process's sockets (%d in the window)",
+			all.Lost, all.WindowLost, all.Bad, shed, kernelDrops, rep.Load.UDPDrops)
 		// Where: the server's drops and repairs, each receiver's losses.
 		t.Logf("server: %+v", srv.API.Stats())
 		for _, r := range rep.Receivers {
@@ -100,9 +115,16 @@ func TestSmoke(t *testing.T) {
 	if rep.Load.DirectPercent < 50 {
 		t.Errorf("%.1f %% of packets received directly", rep.Load.DirectPercent)
 	}
-	if all.WindowExpected == 0 || all.WindowPackets < all.WindowExpected*9/10 {
-		t.Errorf("%d packets in the window, %d expected", all.WindowPackets, all.WindowExpected)
+	// The packets sent in the window reached the receivers by the end of
+	// the run: even loss that a starved machine explains is small. The
+	// window's packets by arrival (WindowPackets) are not held to that: a
+	// backlog at the window's end, on a starved machine, moves any number
+	// of them past it without loss. That count is checked for what it
+	// feeds: each subscriber's, the latency samples, the forwarded packets.
+	if all.WindowExpected == 0 || all.WindowExpected-all.WindowLost < all.WindowExpected*9/10 {
+		t.Errorf("%d of the %d packets sent in the window received", all.WindowExpected-all.WindowLost, all.WindowExpected)
 	}
+	t.Logf("%d packets sent in the window, %d of them received; %d received in the window", all.WindowExpected, all.WindowExpected-all.WindowLost, all.WindowPackets)
 	for _, l := range []Latency{all.Latency, all.AppLatency} {
 		if l.P50 <= 0 || l.P95 < l.P50 || l.P99 < l.P95 || l.Max < l.P99 {
 			t.Errorf("latency %+v", l)
@@ -147,6 +169,42 @@ func TestSmoke(t *testing.T) {
 		if !bytes.Contains(b, []byte(key)) {
 			t.Errorf("JSON lacks %s", key)
 		}
+	}
+}
+
+// watchUDPDrops samples, until the function it returns is called, how many
+// datagrams the kernel has dropped on this process's UDP sockets, and that
+// function returns the most it saw. A socket counts its drops until it is
+// closed; a run closes its clients after its grace period, when its loss
+// is counted, so a sample in the grace period holds every drop that can
+// have cost a packet counted lost. (The probes' sockets close earlier:
+// their drops, which cost the others nothing, may or may not be counted.)
+func watchUDPDrops() func() uint64 {
+	var most uint64
+	sample := func() {
+		if d, _, err := ReadUDPDrops(os.Getpid()); err == nil {
+			most = max(most, d)
+		}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond) // well within the grace period
+		defer tick.Stop()
+		for {
+			sample()
+			select {
+			case <-tick.C:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		sample() // the server's sockets are still open
+		return most
 	}
 }
 
