@@ -32,7 +32,7 @@ func TestBrowserLobby(t *testing.T) {
 		document.getElementById('camera-select').options.length > 0`,
 		`({tracks: confab.localStream.getTracks().map((t) => t.kind), room: document.getElementById('room').value})`)
 	quiet.MustEval(`document.getElementById('lobby-mic').click(), document.getElementById('lobby-camera').click(), true`, nil)
-	quiet.WaitFor(5*time.Second, `confab.localStream.getVideoTracks().length === 0 && confab.localStream.getAudioTracks()[0].enabled === false &&
+	quiet.WaitFor(stateTimeout, `confab.localStream.getVideoTracks().length === 0 && confab.localStream.getAudioTracks()[0].enabled === false &&
 		!document.getElementById('preview-off').hidden &&
 		document.getElementById('lobby-mic').getAttribute('aria-pressed') === 'true' &&
 		document.getElementById('lobby-camera').getAttribute('aria-pressed') === 'true'`,
@@ -42,14 +42,14 @@ func TestBrowserLobby(t *testing.T) {
 	var quietID string
 	quiet.MustEval(`confab.selfId`, &quietID)
 	state := fmt.Sprintf(`confab.tileState()[%q]`, quietID)
-	host.WaitFor(5*time.Second, state+` && `+state+`.mic === 'off' && `+state+`.cam === 'none' && `+state+`.mutedMic && `+state+`.mutedCam`, `confab.tileState()`)
-	quiet.WaitFor(2*time.Second, `document.getElementById('mic').getAttribute('aria-pressed') === 'true' &&
+	host.WaitFor(stateTimeout, state+` && `+state+`.mic === 'off' && `+state+`.cam === 'none' && `+state+`.mutedMic && `+state+`.mutedCam`, `confab.tileState()`)
+	quiet.WaitFor(stateTimeout, `document.getElementById('mic').getAttribute('aria-pressed') === 'true' &&
 		document.getElementById('camera').getAttribute('aria-pressed') === 'true'`, `confab.localState()`)
 	waitDecoding(t, quiet, []string{hostID}, 20*time.Second)
 
 	// A new visit remembers the name; the room comes from the URL.
 	again := b.NewTab(t, "again", srv.URL+"/?room=elsewhere")
-	again.WaitFor(5*time.Second, `document.getElementById('name').value === 'quiet' && document.getElementById('room').value === 'elsewhere'`,
+	again.WaitFor(stateTimeout, `document.getElementById('name').value === 'quiet' && document.getElementById('room').value === 'elsewhere'`,
 		`[document.getElementById('name').value, document.getElementById('room').value]`)
 	again.Close()
 
@@ -68,7 +68,7 @@ func TestBrowserLobby(t *testing.T) {
 	var denyID string
 	deny.MustEval(`confab.selfId`, &denyID)
 	state = fmt.Sprintf(`confab.tileState()[%q]`, denyID)
-	host.WaitFor(5*time.Second, state+` && `+state+`.mic === 'none' && `+state+`.cam === 'none' && `+state+`.mutedMic`, `confab.tileState()`)
+	host.WaitFor(stateTimeout, state+` && `+state+`.mic === 'none' && `+state+`.cam === 'none' && `+state+`.mutedMic`, `confab.tileState()`)
 	waitDecoding(t, deny, []string{hostID}, 20*time.Second)
 
 	// Unmuting without a microphone says why it cannot.
@@ -76,7 +76,7 @@ func TestBrowserLobby(t *testing.T) {
 	if ok {
 		t.Error("deny unmuted a microphone it does not have")
 	}
-	deny.WaitFor(2*time.Second, `[...document.querySelectorAll('.toast')].some((t) => /Microphone blocked/.test(t.textContent))`,
+	deny.WaitFor(stateTimeout, `[...document.querySelectorAll('.toast')].some((t) => /Microphone blocked/.test(t.textContent))`,
 		`[...document.querySelectorAll('.toast')].map((t) => t.textContent)`)
 
 	for _, tab := range []*browsertest.Tab{host, quiet, deny} {

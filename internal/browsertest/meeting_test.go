@@ -12,6 +12,15 @@ import (
 	"github.com/confab/confab/internal/testserver"
 )
 
+// stateTimeout bounds a wait for a state the page must reach (a tile's
+// indicator, a toast, a badge, a local track stopped): the tests assert
+// that it comes, not how soon. Four Chromium tabs and a server under the
+// race detector share two cores in CI with other packages' tests, and a
+// step that takes 50 ms idle can take seconds then. The one delay the
+// tests hold the page to, a muted microphone shown within 2 s, is
+// measured apart (micMuteShows).
+const stateTimeout = 10 * time.Second
+
 // joinTabs opens one tab per name and joins them all to room.
 func joinTabs(t *testing.T, b *browsertest.Browser, url, room string, names ...string) []*browsertest.Tab {
 	t.Helper()

@@ -32,15 +32,15 @@ func TestBrowserModeration(t *testing.T) {
 	if err := room.ModeratorMute(ids[1], micID, true); err != nil {
 		t.Fatalf("moderator mute: %v", err)
 	}
-	guest.WaitFor(3*time.Second, `document.getElementById('mic').getAttribute('aria-pressed') === 'true' &&
+	guest.WaitFor(stateTimeout, `document.getElementById('mic').getAttribute('aria-pressed') === 'true' &&
 		confab.localStream.getAudioTracks()[0].enabled === false`, `confab.localState()`)
-	host.WaitFor(3*time.Second, state+`.mutedMic`, state)
+	host.WaitFor(stateTimeout, state+`.mutedMic`, state)
 	var ok bool
 	guest.MustEval(`confab.muteMic(false)`, &ok)
 	if ok {
 		t.Error("the guest unmuted a microphone a moderator muted")
 	}
-	guest.WaitFor(2*time.Second, `[...document.querySelectorAll('.toast')].some((t) => /cannot turn it back on/.test(t.textContent))`,
+	guest.WaitFor(stateTimeout, `[...document.querySelectorAll('.toast')].some((t) => /cannot turn it back on/.test(t.textContent))`,
 		`[...document.querySelectorAll('.toast')].map((t) => t.textContent)`)
 
 	// Allowed again, the microphone stays muted (as it is on the page) until
@@ -48,25 +48,25 @@ func TestBrowserModeration(t *testing.T) {
 	if err := room.ModeratorMute(ids[1], micID, false); err != nil {
 		t.Fatalf("moderator unmute: %v", err)
 	}
-	guest.WaitFor(3*time.Second, `[...document.querySelectorAll('.toast')].some((t) => /allowed your microphone/.test(t.textContent))`,
+	guest.WaitFor(stateTimeout, `[...document.querySelectorAll('.toast')].some((t) => /allowed your microphone/.test(t.textContent))`,
 		`[...document.querySelectorAll('.toast')].map((t) => t.textContent)`)
 	time.Sleep(300 * time.Millisecond)
-	host.WaitFor(3*time.Second, state+`.mutedMic`, state)
+	host.WaitFor(stateTimeout, state+`.mutedMic`, state)
 	guest.MustEval(`confab.muteMic(false)`, &ok)
 	if !ok {
 		t.Fatal("the guest could not unmute once allowed")
 	}
-	host.WaitFor(3*time.Second, `!`+state+`.mutedMic`, state)
+	host.WaitFor(stateTimeout, `!`+state+`.mutedMic`, state)
 
 	// Removed: back to the lobby with the reason, devices off, no rejoin.
 	if err := room.Kick(ids[1], "a moderator removed you from the room"); err != nil {
 		t.Fatalf("kick: %v", err)
 	}
-	guest.WaitFor(5*time.Second, `confab.state === 'error' && confab.lastError === 'removed' && !document.getElementById('lobby').hidden &&
+	guest.WaitFor(stateTimeout, `confab.state === 'error' && confab.lastError === 'removed' && !document.getElementById('lobby').hidden &&
 		/removed you from the room/.test(document.getElementById('error').textContent) &&
 		confab.localStream.getTracks().length === 0`,
 		`({state: confab.state, err: confab.lastError, text: document.getElementById('error').textContent})`)
-	host.WaitFor(5*time.Second, fmt.Sprintf(`!confab.remoteTiles().includes(%q)`, ids[1]), `confab.remoteTiles()`)
+	host.WaitFor(stateTimeout, fmt.Sprintf(`!confab.remoteTiles().includes(%q)`, ids[1]), `confab.remoteTiles()`)
 	time.Sleep(time.Second)
 	var st struct {
 		State      string

@@ -51,7 +51,7 @@ func TestBrowserResume(t *testing.T) {
 		t.Fatalf("bob resumed as %q, want %q", id, ids[1])
 	}
 	state := fmt.Sprintf(`confab.tileState()[%q]`, id)
-	ann.WaitFor(5*time.Second, state+` && `+state+`.mutedMic`, `confab.tileState()`)
+	ann.WaitFor(stateTimeout, state+` && `+state+`.mutedMic`, `confab.tileState()`)
 	waitDecoding(t, ann, ids[1:], 10*time.Second)
 	waitDecoding(t, bob, ids[:1], 10*time.Second)
 	var gone []string
