@@ -294,11 +294,18 @@ func countUntil(t *testing.T, c *rawClient, typ string, marker protocol.Code) (n
 // machine lets the budget earn meanwhile stays small against the flood.
 func floodRoomEvents(o *signaling.Options) { o.RoomEventRate, o.RoomEventBurst = 1, 20 }
 
-// earnedBound is the most a room-event budget earning rate tokens a second
-// can have earned, beyond its burst, in elapsed; and the most rate-limited
-// errors its once-a-second gate can have sent meanwhile.
-func earnedBound(rate float64, elapsed time.Duration) (tokens, errors int) {
-	return int(rate * elapsed.Seconds()), 1 + int(elapsed/time.Second)
+// checkFlooded fails t unless a flood of what, sent since start under
+// floodRoomEvents, let through want (what the burst had left) plus at most
+// what the budget earned meanwhile, and drew at least one rate-limited
+// error and at most one per second of the gate.
+func checkFlooded(t *testing.T, what string, start time.Time, got, want, limited int) {
+	t.Helper()
+	elapsed := time.Since(start)
+	earned, errs := int(elapsed.Seconds()), 1+int(elapsed/time.Second) // 1 token a second
+	if got < want || got > want+earned || limited < 1 || limited > errs {
+		t.Fatalf("%s: %d let through and %d rate-limited errors in %v, want %d (up to %d with what the budget earned meanwhile) and 1 (up to %d)",
+			what, got, limited, elapsed.Round(time.Millisecond), want, want+earned, errs)
+	}
 }
 
 // TestChatFloodLimited: what one participant makes the server pass on to
@@ -321,12 +328,7 @@ func TestChatFloodLimited(t *testing.T) {
 	}
 	sender.sendJSON(map[string]any{"type": "candidate"}) // a marker: bad-request after the flood
 	echoes, limited := countUntil(t, sender, protocol.TypeChat, protocol.CodeBadRequest)
-	elapsed := time.Since(start)
-	earned, errs := earnedBound(1, elapsed)
-	if echoes < 19 || echoes > 19+earned || limited < 1 || limited > errs {
-		t.Fatalf("sender: %d of 100 chat messages echoed and %d rate-limited errors in %v, want 19 (up to %d with what the budget earned meanwhile) and 1 (up to %d)",
-			echoes, limited, elapsed.Round(time.Millisecond), 19+earned, errs)
-	}
+	checkFlooded(t, "100 chat messages echoed to the sender", start, echoes, 19, limited)
 	time.Sleep(1100 * time.Millisecond) // a token earned
 	sender.sendJSON(protocol.ChatRequest{Type: protocol.TypeChat, Text: "calm"})
 	got := 0
@@ -356,12 +358,7 @@ func TestJoinFloodLimited(t *testing.T) {
 	}
 	c.sendJSON(map[string]any{"type": "marker"}) // unknown-type, after the flood
 	joined, limited := countUntil(t, c, protocol.TypeJoined, protocol.CodeUnknownType)
-	elapsed := time.Since(start)
-	earned, errs := earnedBound(1, elapsed)
-	if joined < 20 || joined > 20+earned || limited < 1 || limited > errs {
-		t.Fatalf("%d of 30 joins let in and %d rate-limited errors in %v, want 20 (up to %d with what the budget earned meanwhile) and 1 (up to %d)",
-			joined, limited, elapsed.Round(time.Millisecond), 20+earned, errs)
-	}
+	checkFlooded(t, "30 joins", start, joined, 20, limited)
 }
 
 // TestReadBudget: past its read budget (Options.ReadRate, ReadBurst) the
