@@ -135,16 +135,7 @@ func TestAdminAPI(t *testing.T) {
 	// bob's socket, or his reader waiting for a CPU): the count must come
 	// to a stop (300 ms without a packet, where ann sends 75 a second),
 	// and then stay there.
-	frozen := annVideo.Packets()
-	for still, deadline := time.Now(), time.Now().Add(5*time.Second); time.Since(still) < 300*time.Millisecond; {
-		if time.Now().After(deadline) {
-			t.Fatalf("muted track still forwarded: %d packets 5 s after the mute", frozen)
-		}
-		time.Sleep(20 * time.Millisecond)
-		if n := annVideo.Packets(); n != frozen {
-			frozen, still = n, time.Now()
-		}
-	}
+	frozen := settle(t, "muted track's packets at bob", 100*time.Millisecond, 4, annVideo.Packets)
 	time.Sleep(500 * time.Millisecond)
 	if got := annVideo.Packets(); got != frozen {
 		t.Fatalf("muted track still forwarded: %d -> %d packets", frozen, got)

@@ -447,6 +447,27 @@ func TestSilentClientIsDropped(t *testing.T) {
 	}
 }
 
+// settle returns get's value once it has read the same samples times in a
+// row, every apart, and fails t if it is still moving after 10 s. It is for
+// counts that go on moving while a loaded machine catches up with what is
+// already on its way.
+func settle[T comparable](t *testing.T, what string, every time.Duration, samples int, get func() T) T {
+	t.Helper()
+	v, same := get(), 1
+	for deadline := time.Now().Add(10 * time.Second); same < samples; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still moving after 10 s (last %v)", what, v)
+		}
+		time.Sleep(every)
+		if n := get(); n == v {
+			same++
+		} else {
+			v, same = n, 1
+		}
+	}
+	return v
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

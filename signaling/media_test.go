@@ -266,18 +266,7 @@ func TestLeaveReleasesEverything(t *testing.T) {
 	// The count to come back to, once the goroutines of joining (pion's
 	// callbacks into the server, negotiation) have ended: the same in 3
 	// samples 200 ms apart.
-	settled := ownGoroutines()
-	for same, deadline := 1, time.Now().Add(10*time.Second); same < 3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("server goroutines never settle while ann and bob exchange media (last %d)", settled)
-		}
-		time.Sleep(200 * time.Millisecond)
-		if n := ownGoroutines(); n == settled {
-			same++
-		} else {
-			settled, same = n, 1
-		}
-	}
+	settled := settle(t, "server goroutines while ann and bob exchange media", 200*time.Millisecond, 3, ownGoroutines)
 
 	for round := 0; round < 5; round++ {
 		cy := newParticipant(ctx, t, srv, "leave", "cy", client.Options{})

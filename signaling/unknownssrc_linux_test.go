@@ -72,17 +72,7 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	// machine may leave the server's socket reader unscheduled for a good
 	// part of that, and exact counts below depend on nothing being left).
 	settled := func() uint64 {
-		prev := srv.API.Stats().UnknownSSRCDrops
-		for same := 0; same < 4; {
-			time.Sleep(100 * time.Millisecond)
-			cur := srv.API.Stats().UnknownSSRCDrops
-			if cur == prev {
-				same++
-			} else {
-				prev, same = cur, 0
-			}
-		}
-		return prev
+		return settle(t, "unknown-SSRC drops", 100*time.Millisecond, 5, func() uint64 { return srv.API.Stats().UnknownSSRCDrops })
 	}
 	// bounded has send(n) send on n new SSRCs until one is dropped (the
 	// server reads the client's packets itself once its route is known,
