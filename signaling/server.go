@@ -86,6 +86,11 @@ type Options struct {
 	// ResumeGrace is how long a joined participant whose connection dropped
 	// waits for its client to resume; 0 removes it at once.
 	ResumeGrace time.Duration
+	// MaxConnections caps the signaling connections open at once, joined
+	// or not, and MaxConnectionsPerIP those from one client address (an
+	// IPv4 address, or an IPv6 /64). A connection over a cap gets the error
+	// server-busy and is closed with WebSocket status 1013. 0 means no cap.
+	MaxConnections, MaxConnectionsPerIP int
 }
 
 func (o *Options) setDefaults() {
@@ -143,6 +148,8 @@ type Server struct {
 	// refused.
 	draining atomic.Bool
 
+	limit *connLimit
+
 	mu        sync.Mutex
 	closed    bool
 	conns     sync.WaitGroup // connection handlers
@@ -157,7 +164,8 @@ func New(opts Options) (*Server, error) {
 	}
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, resumable: make(map[string]*session)}
+	s := &Server{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, resumable: make(map[string]*session),
+		limit: newConnLimit(opts.MaxConnections, opts.MaxConnectionsPerIP, opts.Logger, opts.Metrics)}
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "confab",
@@ -248,6 +256,15 @@ func (s *Server) serveConn(c *websocket.Conn) {
 
 	log := s.log.With("remote", c.RemoteAddr().String())
 	conn := newWSConn(c.Conn, log, &s.opts)
+	key, refusal := s.limit.acquire(c.RemoteAddr())
+	if refusal != nil {
+		go conn.writeLoop()
+		conn.sendError(refusal)
+		conn.closeGracefully(websocket.CloseTryAgainLater, "server busy")
+		conn.stopWriter()
+		return
+	}
+	defer s.limit.release(key)
 	sess := newSession(s, conn, log)
 	sess.host = c.Headers("Host")
 	s.mu.Lock()

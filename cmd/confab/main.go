@@ -144,6 +144,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		PongTimeout:   cfg.Signaling.PongTimeout,
 		OfferDelay:    cfg.Signaling.OfferDelay,
 		ResumeGrace:   cfg.Session.ResumeGrace,
+
+		MaxConnections:      cfg.Signaling.MaxConnections,
+		MaxConnectionsPerIP: cfg.Signaling.MaxConnectionsPerIP,
 	})
 	if err != nil {
 		return err

@@ -159,6 +159,12 @@ type Signaling struct {
 	PongTimeout time.Duration `yaml:"pongTimeout"`
 	// OfferDelay is the debounce before the server sends an offer.
 	OfferDelay time.Duration `yaml:"offerDelay"`
+	// MaxConnections caps the WebSocket connections open at once, joined or
+	// not; 0 means no cap.
+	MaxConnections int `yaml:"maxConnections"`
+	// MaxConnectionsPerIP caps those from one client address (an IPv4
+	// address, or an IPv6 /64); 0 means no cap.
+	MaxConnectionsPerIP int `yaml:"maxConnectionsPerIP"`
 }
 
 // Log configures logging.
@@ -258,6 +264,12 @@ func (c *Config) Validate() error {
 	}
 	if s.RateBurst < 1 {
 		return fmt.Errorf("config: signaling.rateBurst: %d is less than 1", s.RateBurst)
+	}
+	if s.MaxConnections < 0 {
+		return fmt.Errorf("config: signaling.maxConnections: %d is less than 0", s.MaxConnections)
+	}
+	if s.MaxConnectionsPerIP < 0 {
+		return fmt.Errorf("config: signaling.maxConnectionsPerIP: %d is less than 0", s.MaxConnectionsPerIP)
 	}
 	if s.SendQueue < 8 {
 		return fmt.Errorf("config: signaling.sendQueue: %d is less than 8", s.SendQueue)

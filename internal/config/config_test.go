@@ -37,6 +37,8 @@ func documented() *Config {
 			PingInterval: 15 * time.Second,
 			PongTimeout:  45 * time.Second,
 			OfferDelay:   30 * time.Millisecond,
+
+			MaxConnections: 10000,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -131,6 +133,8 @@ signaling:
   pingInterval: 1s
   pongTimeout: 1m30s
   offerDelay: 0
+  maxConnections: 0
+  maxConnectionsPerIP: 20
 `, func(c *Config) {
 			c.Signaling = Signaling{
 				RateLimit:    2.5,
@@ -139,6 +143,9 @@ signaling:
 				PingInterval: time.Second,
 				PongTimeout:  90 * time.Second,
 				OfferDelay:   0,
+
+				MaxConnections:      0,
+				MaxConnectionsPerIP: 20,
 			}
 		}},
 		{"anchors and aliases", "ice:\n  ips: &ips [10.0.0.1]\n  publicIPs: *ips\n", func(c *Config) {
@@ -182,6 +189,8 @@ func TestLoadEnv(t *testing.T) {
 		{"CONFAB_ROOMS_MAX_PUBLISH_BITRATE", "0", func(c *Config) { c.Rooms.MaxPublishBitrate = 0 }},
 		{"CONFAB_ROOMS_MAX_PUBLISH_BITRATE", "8000000", func(c *Config) { c.Rooms.MaxPublishBitrate = 8_000_000 }},
 		{"CONFAB_SIGNALING_RATE_LIMIT", "0.5", func(c *Config) { c.Signaling.RateLimit = 0.5 }},
+		{"CONFAB_SIGNALING_MAX_CONNECTIONS", "500", func(c *Config) { c.Signaling.MaxConnections = 500 }},
+		{"CONFAB_SIGNALING_MAX_CONNECTIONS_PER_IP", "8", func(c *Config) { c.Signaling.MaxConnectionsPerIP = 8 }},
 		{"CONFAB_LOG_LEVEL", "warn", func(c *Config) { c.Log.Level = "warn" }},
 		{"CONFAB_LOG_FORMAT", "json", func(c *Config) { c.Log.Format = "json" }},
 		{"CONFAB_TURN_EMBEDDED", "true", func(c *Config) { c.ICE.TURN.Embedded = true }},
@@ -282,6 +291,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "rateLimit infinite", file: "signaling:\n  rateLimit: .inf\n", want: "config: signaling.rateLimit: +Inf is not"},
 		{name: "rateLimit NaN", file: "signaling:\n  rateLimit: .nan\n", want: "config: signaling.rateLimit: NaN is not"},
 		{name: "rateBurst 0", file: "signaling:\n  rateBurst: 0\n", want: "config: signaling.rateBurst: 0 is less than 1"},
+		{name: "maxConnections negative", file: "signaling:\n  maxConnections: -1\n", want: "config: signaling.maxConnections: -1 is less than 0"},
+		{name: "maxConnectionsPerIP negative", file: "signaling:\n  maxConnectionsPerIP: -2\n", want: "config: signaling.maxConnectionsPerIP: -2 is less than 0"},
 		{name: "sendQueue 7", file: "signaling:\n  sendQueue: 7\n", want: "config: signaling.sendQueue: 7 is less than 8"},
 		{name: "pingInterval 0", file: "signaling:\n  pingInterval: 0s\n", want: "config: signaling.pingInterval: 0s is not greater than 0"},
 		{name: "pongTimeout equal to pingInterval", file: "signaling:\n  pingInterval: 45s\n", want: "config: signaling.pongTimeout: 45s is not greater than signaling.pingInterval (45s)"},

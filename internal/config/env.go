@@ -29,6 +29,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		{"CONFAB_ROOMS_MAX_PARTICIPANTS", func(v string) error { return parseInt(v, &c.Rooms.MaxParticipants) }},
 		{"CONFAB_ROOMS_MAX_PUBLISH_BITRATE", func(v string) error { return parseInt(v, &c.Rooms.MaxPublishBitrate) }},
 		{"CONFAB_SIGNALING_RATE_LIMIT", func(v string) error { return parseFloat(v, &c.Signaling.RateLimit) }},
+		{"CONFAB_SIGNALING_MAX_CONNECTIONS", func(v string) error { return parseInt(v, &c.Signaling.MaxConnections) }},
+		{"CONFAB_SIGNALING_MAX_CONNECTIONS_PER_IP", func(v string) error { return parseInt(v, &c.Signaling.MaxConnectionsPerIP) }},
 		{"CONFAB_LOG_LEVEL", func(v string) error { c.Log.Level = v; return nil }},
 		{"CONFAB_LOG_FORMAT", func(v string) error { c.Log.Format = v; return nil }},
 	}

@@ -83,6 +83,7 @@ type Metrics struct {
 	registry            *prometheus.Registry
 	negotiationFailures prometheus.Counter
 	websocketErrors     *prometheus.CounterVec
+	connections         prometheus.Gauge
 	join                prometheus.Histogram
 }
 
@@ -100,6 +101,10 @@ func New(src Source) *Metrics {
 			Name: "confab_websocket_errors_total",
 			Help: "Error messages sent to clients over the signaling WebSocket, by protocol error code.",
 		}, []string{"code"}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "confab_websocket_connections",
+			Help: "Signaling WebSocket connections currently open, joined or not (capped by signaling.maxConnections).",
+		}),
 		join: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "confab_join_seconds",
 			Help:    "Time the server takes to answer a join with joined (token check, room, peer connection), in seconds.",
@@ -111,6 +116,7 @@ func New(src Source) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.negotiationFailures,
 		m.websocketErrors,
+		m.connections,
 		m.join,
 	)
 	if src != nil {
@@ -151,6 +157,14 @@ func (m *Metrics) WebSocketError(code string) {
 		return
 	}
 	m.websocketErrors.WithLabelValues(code).Inc()
+}
+
+// SetConnections records the number of signaling connections now open.
+func (m *Metrics) SetConnections(n int) {
+	if m == nil {
+		return
+	}
+	m.connections.Set(float64(n))
 }
 
 // ObserveJoin records how long one join took, from the join request received

@@ -24,6 +24,11 @@ const (
 	// (kick, or the room was closed); it has left the room and may join again
 	// if allowed.
 	CodeRemoved Code = "removed"
+	// CodeServerBusy extends the contract: the server already holds as many
+	// signaling connections as it allows, in all or from the client's
+	// address. It is sent when the connection opens, which is then closed
+	// with WebSocket status 1013 (try again later).
+	CodeServerBusy Code = "server-busy"
 )
 
 // Error is a failure to report to the client as an "error" message. Its Message is
