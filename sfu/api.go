@@ -162,6 +162,7 @@ func NewAPI(cfg Config) (*API, error) {
 	// small receive window (its SCTP flow control holds the rest back).
 	se.DetachDataChannels()
 	se.SetSCTPMaxReceiveBufferSize(sctpReceiveBuffer)
+	se.BufferFactory = newStreamBuffer
 	// AES-GCM costs a sixth of AES-CM-HMAC per packet; offer it first.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	// The server is the DTLS server, so that its ServerHello hook and key

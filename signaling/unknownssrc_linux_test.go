@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -30,16 +31,13 @@ func (r *rawTrack) RID() string                           { return "" }
 func (r *rawTrack) StreamID() string                      { return "raw" }
 func (r *rawTrack) Kind() webrtc.RTPCodecType             { return webrtc.RTPCodecTypeAudio }
 
-// TestUnknownSSRCsBounded: RTP on SSRCs of no stream of a client's, and
-// RTCP about such SSRCs, go to pion for 64 SSRCs over the connection's
-// life, each; past that they are dropped and counted. pion keeps a read stream (and up to 1 MB of
-// packets) for every SSRC it is given until the connection closes: three
-// packets on each of 20 000 SSRCs grew a server's heap by 108 MiB, 3 MiB
-// with the bound.
-func TestUnknownSSRCsBounded(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{})
+// rawPublisher joins room as name with a client that sends one audio
+// track and receives one (its section without a=ssrc), connects it, and
+// returns the peer connection, the track and the track's write stream.
+func rawPublisher(t *testing.T, srv *testserver.Server, room, name string) (*webrtc.PeerConnection, *rawTrack, webrtc.TrackLocalWriter) {
+	t.Helper()
 	c := dialRaw(t, srv.URL)
-	c.join("ssrc", "ann")
+	c.join(room, name)
 	pc := loopbackPC(t)
 	trickle(c, pc)
 	// A receive-only audio section first, without a=ssrc: pion takes RTP
@@ -67,6 +65,18 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	}
 	w := <-track.bound
 	waitFor(t, func() bool { return pc.ConnectionState() == webrtc.PeerConnectionStateConnected })
+	return pc, track, w
+}
+
+// TestUnknownSSRCsBounded: RTP on SSRCs of no stream of a client's, and
+// RTCP about such SSRCs, go to pion for 64 SSRCs over the connection's
+// life, each; past that they are dropped and counted. pion keeps a read stream (and up to 1 MB of
+// packets) for every SSRC it is given until the connection closes: three
+// packets on each of 20 000 SSRCs grew a server's heap by 108 MiB, 3 MiB
+// with the bound.
+func TestUnknownSSRCsBounded(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	pc, track, w := rawPublisher(t, srv, "ssrc", "ann")
 	// Let what is still on its way arrive before counting: the count is
 	// settled once it has not moved for 5 samples 100 ms apart (a loaded
 	// machine may leave the server's socket reader unscheduled for a good
@@ -131,5 +141,62 @@ func TestUnknownSSRCsBounded(t *testing.T) {
 	}
 	if got := settled(); got != before {
 		t.Fatalf("%d sender reports about the client's own stream dropped", got-before)
+	}
+}
+
+// TestUnknownSSRCBuffersBounded: pion keeps an SRTP read stream for each
+// SSRC of no stream that it is given (within the bound above), and nobody
+// reads it, so what arrives on it stays buffered until the connection
+// closes: 1 MB per SSRC with pion's buffers, 64 MB for one client. The
+// server's hold at most 256 KiB of RTP each (sfu's streamBufferLimit): a
+// client that sends 1.1 MB on each of 4 unknown SSRCs (of a payload type
+// pion cannot place) grows the server's heap by about 1 MiB, where
+// pion's own buffers kept 3.8 MiB.
+func TestUnknownSSRCBuffersBounded(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	_, _, w := rawPublisher(t, srv, "buffers", "ann")
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	// growth waits for what was sent to reach pion's buffers (through
+	// the server's socket reader and pion's goroutines) and returns the
+	// heap's growth once it has stopped growing.
+	growth := func(before uint64) uint64 {
+		last, same := heap(), 0
+		for deadline := time.Now().Add(15 * time.Second); same < 3 && time.Now().Before(deadline); {
+			time.Sleep(300 * time.Millisecond)
+			if n := heap(); n > last+128<<10 {
+				last, same = n, 0
+			} else {
+				same++
+			}
+		}
+		return last - min(last, before)
+	}
+	const ssrcs, perSSRC = 4, 1000
+	payload := make([]byte, 1100)
+	before := heap()
+	for i := range ssrcs {
+		for seq := range uint16(perSSRC) {
+			hdr := &rtp.Header{Version: 2, PayloadType: 77, SSRC: 0x6600_0000 + uint32(i), SequenceNumber: seq}
+			if _, err := w.WriteRTP(hdr, payload); err != nil {
+				t.Fatal(err)
+			}
+			// Under the server's bound on what a peer may hand pion
+			// (1000 packets a second; sfu's controlRate).
+			time.Sleep(time.Millisecond)
+		}
+	}
+	grew := growth(before)
+	t.Logf("heap grew by %.1f MiB for %d MB sent on %d unknown SSRCs", float64(grew)/(1<<20), ssrcs*perSSRC*len(payload)/1e6, ssrcs)
+	if limit := uint64(5 << 19); grew > limit {
+		t.Errorf("heap grew by %.1f MiB, want at most %.0f MiB", float64(grew)/(1<<20), float64(limit)/(1<<20))
+	}
+	// The buffers did fill: pion was given the packets.
+	if floor := uint64(ssrcs) * 128 << 10; grew < floor {
+		t.Errorf("heap grew by %.1f MiB, less than %.1f MiB: did the packets reach the server?", float64(grew)/(1<<20), float64(floor)/(1<<20))
 	}
 }
