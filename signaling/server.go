@@ -86,6 +86,15 @@ type Options struct {
 	// ResumeGrace is how long a joined participant whose connection dropped
 	// waits for its client to resume; 0 removes it at once.
 	ResumeGrace time.Duration
+	// HTTPReadTimeout bounds the time a client may take to send a whole
+	// HTTP request (a WebSocket upgrade included), from the moment it
+	// connects or, on a kept-alive connection, from the request's first
+	// byte; HTTPIdleTimeout, how long a kept-alive connection may wait for
+	// its next request. Without them a client could hold sockets, and
+	// the goroutines serving them, without ever finishing a request. They
+	// do not apply to a WebSocket once upgraded (it has its pings).
+	// Defaults 10 s and 60 s.
+	HTTPReadTimeout, HTTPIdleTimeout time.Duration
 	// MaxConnections caps the signaling connections open at once, joined
 	// or not, and MaxConnectionsPerIP those from one client address (an
 	// IPv4 address, or an IPv6 /64). A connection over a cap gets the error
@@ -108,6 +117,8 @@ func (o *Options) setDefaults() {
 	positive(&o.SendQueue, 256)
 	positive(&o.PingInterval, 15*time.Second)
 	positive(&o.PongTimeout, 45*time.Second)
+	positive(&o.HTTPReadTimeout, 10*time.Second)
+	positive(&o.HTTPIdleTimeout, time.Minute)
 	if o.OfferDelay < 0 {
 		o.OfferDelay = 0
 	}
@@ -115,6 +126,11 @@ func (o *Options) setDefaults() {
 		o.ICEServers = []protocol.ICEServer{}
 	}
 }
+
+// httpWriteTimeout bounds the writing of one HTTP response, so that a
+// client that does not read cannot hold its connection. WebSockets bound
+// each write themselves (writeTimeout).
+const httpWriteTimeout = 30 * time.Second
 
 // gate lets something through at most once per interval: the errors and
 // logs that refusals make, so that the answer to a flood is not one.
@@ -169,6 +185,9 @@ func New(opts Options) (*Server, error) {
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "confab",
+		ReadTimeout:           opts.HTTPReadTimeout,
+		IdleTimeout:           opts.HTTPIdleTimeout,
+		WriteTimeout:          httpWriteTimeout,
 	})
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.SendString("ok\n")
