@@ -24,6 +24,9 @@ const (
 	// closeGrace is how long the reader waits for the writer to flush a close
 	// frame before the socket is closed.
 	closeGrace = 2 * time.Second
+	// refuseDrainLimit bounds what is read and dropped from a refused
+	// connection while it closes (see refuse).
+	refuseDrainLimit = 64 << 10
 )
 
 // outbound is one queued write: a text frame, or a close frame when closeCode
@@ -197,6 +200,35 @@ func (c *wsConn) closeGracefully(code int, text string) {
 	select {
 	case <-c.writerDone:
 	case <-time.After(closeGrace):
+	}
+	c.kill()
+}
+
+// refuse answers a connection the server will not serve: the error e, a
+// close frame with code and text, then what the client sends meanwhile
+// (its join, say) read and dropped until its own close frame, within
+// closeGrace and refuseDrainLimit, before the socket closes. Closed with
+// those bytes unread, the socket would be reset, and a reset can discard
+// the error before the client reads it. writeLoop must be running.
+func (c *wsConn) refuse(e *protocol.Error, code int, text string) {
+	c.sendError(e)
+	c.enqueue(&outbound{closeCode: code, closeText: text})
+	deadline := time.Now().Add(closeGrace)
+	_ = c.ws.SetReadDeadline(deadline)
+	for budget := int64(refuseDrainLimit); budget > 0; {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			break // the client's close frame, the deadline, or a failed socket
+		}
+		n, err := io.CopyN(io.Discard, r, budget)
+		budget -= n
+		if err != nil && !errors.Is(err, io.EOF) {
+			break
+		}
+	}
+	select {
+	case <-c.writerDone:
+	case <-time.After(time.Until(deadline)):
 	}
 	c.kill()
 }

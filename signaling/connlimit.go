@@ -37,7 +37,8 @@ func newConnLimit(max, maxPerAddr int, log *slog.Logger, m *metrics.Metrics) *co
 
 // clientKey is the address a connection counts against: the client's IP
 // address, or for IPv6 its /64 network, which one host commonly has whole.
-// A non-IP address (a Unix socket) gives the zero Addr, a key of its own.
+// Every non-IP address (a Unix socket, as from a local proxy) gives the
+// zero Addr: such connections share one key.
 func clientKey(a net.Addr) netip.Addr {
 	var ip netip.Addr
 	switch a := a.(type) {
@@ -64,7 +65,6 @@ func clientKey(a net.Addr) netip.Addr {
 func (l *connLimit) acquire(addr net.Addr) (netip.Addr, *protocol.Error) {
 	key := clientKey(addr)
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	var refusal *protocol.Error
 	switch {
 	case l.max > 0 && l.total >= l.max:
@@ -72,20 +72,26 @@ func (l *connLimit) acquire(addr net.Addr) (netip.Addr, *protocol.Error) {
 	case l.maxPerAddr > 0 && l.perAddr[key] >= l.maxPerAddr:
 		refusal = protocol.Errorf(protocol.CodeServerBusy, "your address has as many connections as the server allows one address (%d); close some, or try again later", l.maxPerAddr)
 	}
-	if refusal != nil {
-		l.refused++
-		if l.logged.due(time.Now(), refusalLogInterval) {
-			l.log.Warn("refusing connections over the cap", "client", key, "refused", l.refused,
-				"connections", l.total, "fromClient", l.perAddr[key],
-				"maxConnections", l.max, "maxConnectionsPerIP", l.maxPerAddr)
-			l.refused = 0
-		}
-		return key, refusal
+	if refusal == nil {
+		l.total++
+		l.perAddr[key]++
+		l.metrics.SetConnections(l.total)
+		l.mu.Unlock()
+		return key, nil
 	}
-	l.total++
-	l.perAddr[key]++
-	l.metrics.SetConnections(l.total)
-	return key, nil
+	l.refused++
+	logNow := l.logged.due(time.Now(), refusalLogInterval)
+	refused, total, fromClient := l.refused, l.total, l.perAddr[key]
+	if logNow {
+		l.refused = 0
+	}
+	l.mu.Unlock()
+	if logNow { // not under l.mu: a blocked log must not hold up every accept
+		l.log.Warn("refusing connections over the cap", "client", key, "refused", refused,
+			"connections", total, "fromClient", fromClient,
+			"maxConnections", l.max, "maxConnectionsPerIP", l.maxPerAddr)
+	}
+	return key, refusal
 }
 
 // release uncounts a connection that acquire counted under key.

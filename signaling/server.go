@@ -278,8 +278,7 @@ func (s *Server) serveConn(c *websocket.Conn) {
 	key, refusal := s.limit.acquire(c.RemoteAddr())
 	if refusal != nil {
 		go conn.writeLoop()
-		conn.sendError(refusal)
-		conn.closeGracefully(websocket.CloseTryAgainLater, "server busy")
+		conn.refuse(refusal, websocket.CloseTryAgainLater, "server busy")
 		conn.stopWriter()
 		return
 	}

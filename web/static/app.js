@@ -79,13 +79,13 @@ const ERROR_TEXT = {
   'disconnected': 'Disconnected from the server.',
   'shutting-down': 'The server is shutting down.',
   'removed': 'You were removed from the meeting.',
-  'server-busy': 'The server is busy (it has as many connections as it allows). Try again later.',
+  'server-busy': 'The server is busy. Try again later.',
 };
 // Error codes that answer a join; others arriving while joining are shown only.
 const JOIN_FAILURES = new Set(['name-taken', 'room-full', 'unauthorized', 'bad-request',
   'already-joined', 'rate-limited', 'internal', 'too-large', 'server-busy']);
 // Codes whose server-supplied detail helps the reader.
-const WITH_DETAIL = new Set(['bad-request', 'unauthorized', 'negotiation-failed', 'internal']);
+const WITH_DETAIL = new Set(['bad-request', 'unauthorized', 'negotiation-failed', 'internal', 'server-busy']);
 // Join failures that retrying will not cure.
 const FATAL_ON_REJOIN = new Set(['room-full', 'unauthorized', 'bad-request']);
 
