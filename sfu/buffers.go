@@ -18,11 +18,14 @@ import (
 // through these buffers at all (receive.go).
 const streamBufferLimit = 256 << 10
 
-// rtcpBufferLimit is pion's own bound for an SRTCP stream's buffer.
-const rtcpBufferLimit = 100_000
+// rtcpBufferLimit bounds an SRTCP stream's buffer: 32 KiB instead of
+// pion's 100 kB. pion opens one, never read, for each SSRC that a peer's
+// RTCP is about and no stream has (up to maxUnbound a peer); a read one
+// holds a few hundred reports, seconds of any peer's RTCP.
+const rtcpBufferLimit = 32 << 10
 
 // newStreamBuffer is the SettingEngine's BufferFactory: pion's buffer, with
-// streamBufferLimit for RTP.
+// streamBufferLimit for RTP and rtcpBufferLimit for RTCP.
 //
 // Setting a factory also makes pion start reading a repair stream (RTX,
 // FEC) only when its track asks for one; the server negotiates neither
