@@ -20,11 +20,10 @@ type connLimit struct {
 	log             *slog.Logger
 	metrics         *metrics.Metrics
 
-	mu      sync.Mutex
-	total   int
-	perAddr map[netip.Addr]int
-	logged  gate // refusals logged at most once per refusalLogInterval
-	refused int  // refusals since the last log
+	mu       sync.Mutex
+	total    int
+	perAddr  addrCounts
+	refusals refusals
 }
 
 // refusalLogInterval spaces the logs of refused connections: a flood of
@@ -32,7 +31,38 @@ type connLimit struct {
 const refusalLogInterval = 10 * time.Second
 
 func newConnLimit(max, maxPerAddr int, log *slog.Logger, m *metrics.Metrics) *connLimit {
-	return &connLimit{max: max, maxPerAddr: maxPerAddr, log: log, metrics: m, perAddr: make(map[netip.Addr]int)}
+	return &connLimit{max: max, maxPerAddr: maxPerAddr, log: log, metrics: m, perAddr: make(addrCounts)}
+}
+
+// addrCounts counts connections per client key.
+type addrCounts map[netip.Addr]int
+
+// remove uncounts one connection of key's, dropping key at zero.
+func (c addrCounts) remove(key netip.Addr) {
+	if n := c[key] - 1; n > 0 {
+		c[key] = n
+	} else {
+		delete(c, key)
+	}
+}
+
+// refusals counts refused connections between their logs, which come at
+// most once per refusalLogInterval.
+type refusals struct {
+	logged gate
+	n      int
+}
+
+// note counts one refusal at now, and returns how many to log now: 0
+// when it is not yet time for a log.
+func (r *refusals) note(now time.Time) int {
+	r.n++
+	if !r.logged.due(now, refusalLogInterval) {
+		return 0
+	}
+	n := r.n
+	r.n = 0
+	return n
 }
 
 // clientKey is the address a connection counts against: the client's IP
@@ -68,9 +98,9 @@ func (l *connLimit) acquire(addr net.Addr) (netip.Addr, *protocol.Error) {
 	var refusal *protocol.Error
 	switch {
 	case l.max > 0 && l.total >= l.max:
-		refusal = protocol.Errorf(protocol.CodeServerBusy, "the server has as many connections as it allows (%d); try again later", l.max)
+		refusal = protocol.Errorf(protocol.CodeServerBusy, "it has as many connections as it allows (%d); try again later", l.max)
 	case l.maxPerAddr > 0 && l.perAddr[key] >= l.maxPerAddr:
-		refusal = protocol.Errorf(protocol.CodeServerBusy, "your address has as many connections as the server allows one address (%d); close some, or try again later", l.maxPerAddr)
+		refusal = protocol.Errorf(protocol.CodeServerBusy, "your address has as many connections as it allows one address (%d); close some, or try again later", l.maxPerAddr)
 	}
 	if refusal == nil {
 		l.total++
@@ -79,14 +109,10 @@ func (l *connLimit) acquire(addr net.Addr) (netip.Addr, *protocol.Error) {
 		l.mu.Unlock()
 		return key, nil
 	}
-	l.refused++
-	logNow := l.logged.due(time.Now(), refusalLogInterval)
-	refused, total, fromClient := l.refused, l.total, l.perAddr[key]
-	if logNow {
-		l.refused = 0
-	}
+	refused := l.refusals.note(time.Now())
+	total, fromClient := l.total, l.perAddr[key]
 	l.mu.Unlock()
-	if logNow { // not under l.mu: a blocked log must not hold up every accept
+	if refused > 0 { // not under l.mu: a blocked log must not hold up every accept
 		l.log.Warn("refusing connections over the cap", "client", key, "refused", refused,
 			"connections", total, "fromClient", fromClient,
 			"maxConnections", l.max, "maxConnectionsPerIP", l.maxPerAddr)
@@ -100,9 +126,68 @@ func (l *connLimit) release(key netip.Addr) {
 	defer l.mu.Unlock()
 	l.total--
 	l.metrics.SetConnections(l.total)
-	if n := l.perAddr[key] - 1; n > 0 {
-		l.perAddr[key] = n
-	} else {
-		delete(l.perAddr, key)
+	l.perAddr.remove(key)
+}
+
+// addrLimitListener bounds the TCP connections open at once from one
+// client address (clientKey), whatever they carry: the WebSocket caps
+// count upgraded connections only, and a client could otherwise hold any
+// number of sockets in an unfinished HTTP request. A connection past the
+// bound is closed as soon as it is accepted.
+type addrLimitListener struct {
+	net.Listener
+	max int
+	log *slog.Logger
+
+	mu       sync.Mutex
+	open     addrCounts
+	refusals refusals
+}
+
+func newAddrLimitListener(ln net.Listener, max int, log *slog.Logger) *addrLimitListener {
+	return &addrLimitListener{Listener: ln, max: max, log: log, open: make(addrCounts)}
+}
+
+// Accept returns the next connection within the bound.
+func (l *addrLimitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key := clientKey(c.RemoteAddr())
+		l.mu.Lock()
+		if l.open[key] < l.max {
+			l.open[key]++
+			l.mu.Unlock()
+			return &addrLimitedConn{Conn: c, l: l, key: key}, nil
+		}
+		refused := l.refusals.note(time.Now())
+		l.mu.Unlock()
+		_ = c.Close()
+		if refused > 0 {
+			l.log.Warn("closing TCP connections over the per-address bound", "client", key, "refused", refused, "bound", l.max)
+		}
 	}
+}
+
+func (l *addrLimitListener) release(key netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open.remove(key)
+}
+
+// addrLimitedConn gives its place back when first closed: the HTTP
+// server may close a connection more than once, and from two goroutines.
+type addrLimitedConn struct {
+	net.Conn
+	l    *addrLimitListener
+	key  netip.Addr
+	once sync.Once
+}
+
+// Close closes the connection and, the first time, frees its place.
+func (c *addrLimitedConn) Close() error {
+	c.once.Do(func() { c.l.release(c.key) })
+	return c.Conn.Close()
 }

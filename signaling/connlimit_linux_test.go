@@ -1,9 +1,11 @@
 package signaling_test
 
 import (
+	"io"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fasthttp/websocket"
 
@@ -54,4 +56,55 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	a3 := dialFrom(t, srv.URL, "127.0.0.1")
 	a3.join("ip", "a3")
 	b2.close()
+}
+
+// TestMaxConnectionsPerIPBeforeUpgrade: with signaling.maxConnectionsPerIP
+// set, TCP connections from one address are also bounded before any
+// upgrade (the WebSocket cap counts upgraded connections only): at the
+// cap plus 16, a further connection from that address is closed at once,
+// where a silent socket would otherwise be held until the read timeout.
+// Another address is not affected, and closed sockets free their places.
+func TestMaxConnectionsPerIPBeforeUpgrade(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Signaling: func(o *signaling.Options) {
+		o.MaxConnectionsPerIP = 1
+		o.HTTPReadTimeout = time.Minute
+	}})
+	ws := dialFrom(t, srv.URL, "127.0.0.1")
+	ws.join("ip", "ws")
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	dial := func(from string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	var silent []net.Conn
+	for range 16 {
+		silent = append(silent, dial("127.0.0.1"))
+	}
+	over := dial("127.0.0.1")
+	_ = over.SetReadDeadline(time.Now().Add(readTimeout))
+	start := time.Now()
+	if got, err := io.ReadAll(over); err != nil || len(got) > 0 || time.Since(start) > 10*time.Second {
+		t.Fatalf("a connection over the bound got %q, %v after %v; want a close at once", got, err, time.Since(start))
+	}
+	// Another address still gets in, up to its own cap.
+	other := dialFrom(t, srv.URL, "127.0.0.2")
+	other.join("ip", "other")
+	// Freed sockets free the address's places.
+	for _, c := range silent {
+		_ = c.Close()
+	}
+	waitFor(t, func() bool {
+		c := dial("127.0.0.1")
+		_, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: confab\r\nConnection: close\r\n\r\n")
+		_ = c.SetReadDeadline(time.Now().Add(readTimeout))
+		got, _ := io.ReadAll(c)
+		return err == nil && strings.Contains(string(got), "200 OK")
+	})
+	ws.chatRoundTrip("still here")
 }

@@ -92,8 +92,10 @@ type Options struct {
 	// byte; HTTPIdleTimeout, how long a kept-alive connection may wait for
 	// its next request. Without them a client could hold sockets, and
 	// the goroutines serving them, without ever finishing a request. They
-	// do not apply to a WebSocket once upgraded (it has its pings).
-	// Defaults 10 s and 60 s.
+	// do not apply to a WebSocket once upgraded (it has its pings). With
+	// TLS, the handshake has its own HTTPReadTimeout before the request's.
+	// Defaults 10 s and 2 min (longer than the 60 s idle timeout of
+	// common load balancers and proxies, which then close first).
 	HTTPReadTimeout, HTTPIdleTimeout time.Duration
 	// MaxConnections caps the signaling connections open at once, joined
 	// or not, and MaxConnectionsPerIP those from one client address (an
@@ -118,7 +120,7 @@ func (o *Options) setDefaults() {
 	positive(&o.PingInterval, 15*time.Second)
 	positive(&o.PongTimeout, 45*time.Second)
 	positive(&o.HTTPReadTimeout, 10*time.Second)
-	positive(&o.HTTPIdleTimeout, time.Minute)
+	positive(&o.HTTPIdleTimeout, 2*time.Minute)
 	if o.OfferDelay < 0 {
 		o.OfferDelay = 0
 	}
@@ -131,6 +133,15 @@ func (o *Options) setDefaults() {
 // client that does not read cannot hold its connection. WebSockets bound
 // each write themselves (writeTimeout).
 const httpWriteTimeout = 30 * time.Second
+
+// minHTTPConcurrency is the fewest HTTP connections served at once when
+// MaxConnections is set lower.
+const minHTTPConcurrency = 1024
+
+// httpPerIPSlack is how many TCP connections one address may hold beyond
+// MaxConnectionsPerIP: the page's own requests, and one WebSocket more to
+// be told server-busy.
+const httpPerIPSlack = 16
 
 // gate lets something through at most once per interval: the errors and
 // logs that refusals make, so that the answer to a flood is not one.
@@ -182,13 +193,21 @@ func New(opts Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, resumable: make(map[string]*session),
 		limit: newConnLimit(opts.MaxConnections, opts.MaxConnectionsPerIP, opts.Logger, opts.Metrics)}
-	s.app = fiber.New(fiber.Config{
+	fcfg := fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "confab",
 		ReadTimeout:           opts.HTTPReadTimeout,
 		IdleTimeout:           opts.HTTPIdleTimeout,
 		WriteTimeout:          httpWriteTimeout,
-	})
+	}
+	// The caps on WebSockets count upgraded connections only. This bounds
+	// the sockets still in an HTTP request (a slow or silent client holds
+	// one until HTTPReadTimeout) to MaxConnections at once: fasthttp
+	// answers 503 past it. Serve bounds them per address.
+	if opts.MaxConnections > 0 {
+		fcfg.Concurrency = max(opts.MaxConnections, minHTTPConcurrency)
+	}
+	s.app = fiber.New(fcfg)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.SendString("ok\n")
 	})
@@ -216,8 +235,13 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown. With MaxConnectionsPerIP
+// set, it also bounds the TCP connections from one address, WebSockets
+// and plain HTTP alike, to that cap plus httpPerIPSlack.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.opts.MaxConnectionsPerIP > 0 {
+		ln = newAddrLimitListener(ln, s.opts.MaxConnectionsPerIP+httpPerIPSlack, s.log)
+	}
 	if err := s.app.Listener(ln); err != nil {
 		return fmt.Errorf("serve http: %w", err)
 	}
@@ -243,19 +267,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.log.Info("closing every connection")
 	s.cancel()
-	err := s.app.ShutdownWithContext(ctx)
 	done := make(chan struct{})
 	go func() {
 		s.conns.Wait()
 		s.sessions.Wait()
 		close(done)
 	}()
+	err := s.app.ShutdownWithContext(ctx)
 	select {
 	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("shutdown: %w", ctx.Err())
+	default:
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("shutdown: %w", ctx.Err())
+		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// Every participant is closed. What the HTTP server still
+			// waited for are plain connections with a request unfinished
+			// (a socket that sent nothing, or part of a request), which
+			// it serves until HTTPReadTimeout: nothing is lost with them.
+			s.log.Warn("drain deadline reached with HTTP requests unfinished; dropping them", "err", err)
+			return nil
+		}
 		return fmt.Errorf("shutdown http: %w", err)
 	}
 	return nil

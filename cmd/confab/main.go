@@ -222,6 +222,7 @@ func redirectToHTTPS(addr string, tlsAddr net.Addr, log *slog.Logger) (stop func
 	_, port, _ := net.SplitHostPort(tlsAddr.String())
 	srv := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			host := r.Host
 			if h, _, err := net.SplitHostPort(host); err == nil {

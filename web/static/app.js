@@ -79,7 +79,7 @@ const ERROR_TEXT = {
   'disconnected': 'Disconnected from the server.',
   'shutting-down': 'The server is shutting down.',
   'removed': 'You were removed from the meeting.',
-  'server-busy': 'The server is busy. Try again later.',
+  'server-busy': 'The server is busy:',
 };
 // Error codes that answer a join; others arriving while joining are shown only.
 const JOIN_FAILURES = new Set(['name-taken', 'room-full', 'unauthorized', 'bad-request',
