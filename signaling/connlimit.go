@@ -1,10 +1,13 @@
 package signaling
 
 import (
+	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/confab/confab/internal/metrics"
@@ -133,11 +136,20 @@ func (l *connLimit) release(key netip.Addr) {
 // client address (clientKey), whatever they carry: the WebSocket caps
 // count upgraded connections only, and a client could otherwise hold any
 // number of sockets in an unfinished HTTP request. A connection past the
-// bound is closed as soon as it is accepted.
+// bound is closed as soon as it is accepted, with nothing written (a
+// write to a TLS socket would wait for the client's handshake). With max
+// 0 it bounds nothing.
+//
+// It also waits out accept errors that pass (out of file descriptors or
+// memory, a connection aborted before it was taken), which the HTTP
+// server would take as the end of the listener.
 type addrLimitListener struct {
 	net.Listener
 	max int
 	log *slog.Logger
+	// backoff is the wait before the next try after an accept error
+	// that passes; 0 after a success.
+	backoff time.Duration
 
 	mu       sync.Mutex
 	open     addrCounts
@@ -148,19 +160,34 @@ func newAddrLimitListener(ln net.Listener, max int, log *slog.Logger) *addrLimit
 	return &addrLimitListener{Listener: ln, max: max, log: log, open: make(addrCounts)}
 }
 
-// Accept returns the next connection within the bound.
+// Accept returns the next connection within the bound. The HTTP server
+// calls it from one goroutine.
 func (l *addrLimitListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if !acceptErrorPasses(err) {
+				return nil, err
+			}
+			l.backoff = min(max(2*l.backoff, 5*time.Millisecond), time.Second)
+			l.log.Warn("accept failed; trying again", "err", err, "in", l.backoff)
+			time.Sleep(l.backoff)
+			continue
+		}
+		l.backoff = 0
+		if l.max == 0 {
+			return c, nil
 		}
 		key := clientKey(c.RemoteAddr())
 		l.mu.Lock()
 		if l.open[key] < l.max {
 			l.open[key]++
 			l.mu.Unlock()
-			return &addrLimitedConn{Conn: c, l: l, key: key}, nil
+			lc := &addrLimitedConn{Conn: c, l: l, key: key}
+			if tc, ok := c.(tlsConn); ok {
+				return &addrLimitedTLSConn{lc, tc}, nil
+			}
+			return lc, nil
 		}
 		refused := l.refusals.note(time.Now())
 		l.mu.Unlock()
@@ -190,4 +217,38 @@ type addrLimitedConn struct {
 func (c *addrLimitedConn) Close() error {
 	c.once.Do(func() { c.l.release(c.key) })
 	return c.Conn.Close()
+}
+
+// tlsConn is what the HTTP server looks for to tell a TLS connection
+// (fasthttp's connTLSer): it then reports the request as TLS, and runs
+// the handshake under its read timeout.
+type tlsConn interface {
+	Handshake() error
+	ConnectionState() tls.ConnectionState
+}
+
+// addrLimitedTLSConn is an addrLimitedConn over TLS that still shows as
+// TLS to the HTTP server.
+type addrLimitedTLSConn struct {
+	*addrLimitedConn
+	tls tlsConn
+}
+
+// Handshake runs the TLS handshake, if it has not run.
+func (c *addrLimitedTLSConn) Handshake() error { return c.tls.Handshake() }
+
+// ConnectionState is the TLS connection's state.
+func (c *addrLimitedTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+// acceptErrorPasses tells an accept error that a later try may not meet:
+// the process or the system out of file descriptors or memory, or a
+// connection reset before it was taken.
+func acceptErrorPasses(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -1,11 +1,21 @@
 package signaling
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/netip"
+	"os"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/confab/confab/internal/protocol"
 )
@@ -75,5 +85,119 @@ func TestConnLimitCounts(t *testing.T) {
 	}
 	if want := netip.MustParseAddr("192.0.2.1"); ka1 != want {
 		t.Errorf("key %v, want %v", ka1, want)
+	}
+}
+
+// TestAddrLimitListenerTLS: behind a TLS listener the limiter's
+// connections still show as TLS to the HTTP server (which looks for
+// Handshake and ConnectionState), plain ones do not, and closing a
+// connection, twice even, frees its one place.
+func TestAddrLimitListenerTLS(t *testing.T) {
+	cert := selfSignedCert(t)
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secure := range []bool{true, false} {
+		inner := raw
+		if secure {
+			inner = tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}})
+		}
+		l := newAddrLimitListener(inner, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		dialed := make(chan error, 1)
+		go func() {
+			var c net.Conn
+			var err error
+			if secure {
+				c, err = tls.Dial("tcp", raw.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			} else {
+				c, err = net.Dial("tcp", raw.Addr().String())
+			}
+			if err == nil {
+				_ = c.Close()
+			}
+			dialed <- err
+		}()
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc, isTLS := c.(tlsConn)
+		if isTLS != secure {
+			t.Fatalf("secure %v: the accepted connection shows as TLS: %v", secure, isTLS)
+		}
+		if secure {
+			if err := tc.Handshake(); err != nil {
+				t.Fatalf("handshake through the limiter: %v", err)
+			}
+			if !tc.ConnectionState().HandshakeComplete {
+				t.Fatal("ConnectionState does not reach the TLS connection")
+			}
+		}
+		if err := <-dialed; err != nil {
+			t.Fatalf("secure %v: dial: %v", secure, err)
+		}
+		_ = c.Close()
+		_ = c.Close()
+		if len(l.open) != 0 {
+			t.Fatalf("secure %v: after close, places still held: %v", secure, l.open)
+		}
+	}
+	_ = raw.Close()
+}
+
+// selfSignedCert makes a certificate for 127.0.0.1.
+func selfSignedCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// scriptedListener returns errs from Accept in turn, then conn.
+type scriptedListener struct {
+	net.Listener
+	errs []error
+	conn net.Conn
+}
+
+func (l *scriptedListener) Accept() (net.Conn, error) {
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		return nil, err
+	}
+	return l.conn, nil
+}
+
+// TestAcceptRetriesWhatPasses: running out of file descriptors is waited
+// out and the next connection returned (the HTTP server would end on
+// it); a closed listener ends Accept.
+func TestAcceptRetriesWhatPasses(t *testing.T) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	enfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.ENFILE)}
+	l := newAddrLimitListener(&scriptedListener{errs: []error{emfile, enfile}, conn: a}, 0, discard)
+	if c, err := l.Accept(); err != nil || c != a {
+		t.Fatalf("Accept after EMFILE and ENFILE = %v, %v; want the next connection", c, err)
+	}
+	closed := newAddrLimitListener(&scriptedListener{errs: []error{net.ErrClosed}}, 0, discard)
+	if _, err := closed.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept on a closed listener: %v, want net.ErrClosed", err)
 	}
 }

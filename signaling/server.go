@@ -134,10 +134,6 @@ func (o *Options) setDefaults() {
 // each write themselves (writeTimeout).
 const httpWriteTimeout = 30 * time.Second
 
-// minHTTPConcurrency is the fewest HTTP connections served at once when
-// MaxConnections is set lower.
-const minHTTPConcurrency = 1024
-
 // httpPerIPSlack is how many TCP connections one address may hold beyond
 // MaxConnectionsPerIP: the page's own requests, and one WebSocket more to
 // be told server-busy.
@@ -193,21 +189,17 @@ func New(opts Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, resumable: make(map[string]*session),
 		limit: newConnLimit(opts.MaxConnections, opts.MaxConnectionsPerIP, opts.Logger, opts.Metrics)}
-	fcfg := fiber.Config{
+	// fasthttp's Concurrency stays at its default (262 144): past it, its
+	// accept loop writes a 503 itself, without a deadline, and on a TLS
+	// socket that waits for the client's handshake, so one silent client
+	// could stop every accept. Serve bounds connections per address.
+	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "confab",
 		ReadTimeout:           opts.HTTPReadTimeout,
 		IdleTimeout:           opts.HTTPIdleTimeout,
 		WriteTimeout:          httpWriteTimeout,
-	}
-	// The caps on WebSockets count upgraded connections only. This bounds
-	// the sockets still in an HTTP request (a slow or silent client holds
-	// one until HTTPReadTimeout) to MaxConnections at once: fasthttp
-	// answers 503 past it. Serve bounds them per address.
-	if opts.MaxConnections > 0 {
-		fcfg.Concurrency = max(opts.MaxConnections, minHTTPConcurrency)
-	}
-	s.app = fiber.New(fcfg)
+	})
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.SendString("ok\n")
 	})
@@ -237,11 +229,15 @@ func New(opts Options) (*Server, error) {
 
 // Serve accepts connections on ln until Shutdown. With MaxConnectionsPerIP
 // set, it also bounds the TCP connections from one address, WebSockets
-// and plain HTTP alike, to that cap plus httpPerIPSlack.
+// and plain HTTP alike, to that cap plus httpPerIPSlack. When accepting
+// fails for want of file descriptors or memory, it waits and tries again
+// rather than ending.
 func (s *Server) Serve(ln net.Listener) error {
+	perAddr := 0
 	if s.opts.MaxConnectionsPerIP > 0 {
-		ln = newAddrLimitListener(ln, s.opts.MaxConnectionsPerIP+httpPerIPSlack, s.log)
+		perAddr = s.opts.MaxConnectionsPerIP + httpPerIPSlack
 	}
+	ln = newAddrLimitListener(ln, perAddr, s.log)
 	if err := s.app.Listener(ln); err != nil {
 		return fmt.Errorf("serve http: %w", err)
 	}
@@ -284,12 +280,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(err, ctx.Err()) {
 			// Every participant is closed. What the HTTP server still
-			// waited for are plain connections with a request unfinished
-			// (a socket that sent nothing, or part of a request), which
-			// it serves until HTTPReadTimeout: nothing is lost with them.
-			s.log.Warn("drain deadline reached with HTTP requests unfinished; dropping them", "err", err)
+			// waited for are plain HTTP connections: most likely a
+			// request never finished (a socket that sent nothing, or
+			// part of a request), which it would serve until
+			// HTTPReadTimeout; at worst a response still being written
+			// to a slow reader, or an admin request still running.
+			s.log.Warn("drain deadline reached with plain HTTP connections unfinished; dropping them", "err", err)
 			return nil
 		}
 		return fmt.Errorf("shutdown http: %w", err)

@@ -97,7 +97,7 @@ func TestShutdownWithUnfinishedRequest(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // for the server to begin reading it
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := srv.Signaling.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
