@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/confab/confab/internal/metrics"
@@ -148,8 +147,13 @@ type addrLimitListener struct {
 	max int
 	log *slog.Logger
 	// backoff is the wait before the next try after an accept error
-	// that passes; 0 after a success.
-	backoff time.Duration
+	// that passes; 0 after a success. failures counts those errors
+	// between their logs. Only Accept's goroutine uses them.
+	backoff  time.Duration
+	failures refusals
+	// closed is closed by Close, to end a backoff at once.
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	open     addrCounts
@@ -157,7 +161,7 @@ type addrLimitListener struct {
 }
 
 func newAddrLimitListener(ln net.Listener, max int, log *slog.Logger) *addrLimitListener {
-	return &addrLimitListener{Listener: ln, max: max, log: log, open: make(addrCounts)}
+	return &addrLimitListener{Listener: ln, max: max, log: log, open: make(addrCounts), closed: make(chan struct{})}
 }
 
 // Accept returns the next connection within the bound. The HTTP server
@@ -170,8 +174,14 @@ func (l *addrLimitListener) Accept() (net.Conn, error) {
 				return nil, err
 			}
 			l.backoff = min(max(2*l.backoff, 5*time.Millisecond), time.Second)
-			l.log.Warn("accept failed; trying again", "err", err, "in", l.backoff)
-			time.Sleep(l.backoff)
+			if n := l.failures.note(time.Now()); n > 0 {
+				l.log.Warn("accept failed; trying again", "err", err, "failures", n, "in", l.backoff)
+			}
+			select {
+			case <-time.After(l.backoff):
+			case <-l.closed:
+				return nil, net.ErrClosed
+			}
 			continue
 		}
 		l.backoff = 0
@@ -196,6 +206,12 @@ func (l *addrLimitListener) Accept() (net.Conn, error) {
 			l.log.Warn("closing TCP connections over the per-address bound", "client", key, "refused", refused, "bound", l.max)
 		}
 	}
+}
+
+// Close closes the listener, ending a wait in Accept at once.
+func (l *addrLimitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }
 
 func (l *addrLimitListener) release(key netip.Addr) {
@@ -241,10 +257,12 @@ func (c *addrLimitedTLSConn) Handshake() error { return c.tls.Handshake() }
 func (c *addrLimitedTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // acceptErrorPasses tells an accept error that a later try may not meet:
-// the process or the system out of file descriptors or memory, or a
-// connection reset before it was taken.
+// the process or the system out of file descriptors or memory, a
+// connection that failed before it was taken (reset, or a network or
+// protocol error on it, which accept(2) says to treat as a retry), a
+// firewall's refusal, or a deadline passed.
 func acceptErrorPasses(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+	for _, e := range retriedAcceptErrors {
 		if errors.Is(err, e) {
 			return true
 		}

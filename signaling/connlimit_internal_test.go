@@ -91,7 +91,7 @@ func TestConnLimitCounts(t *testing.T) {
 // TestAddrLimitListenerTLS: behind a TLS listener the limiter's
 // connections still show as TLS to the HTTP server (which looks for
 // Handshake and ConnectionState), plain ones do not, and closing a
-// connection, twice even, frees its one place.
+// connection, twice even, frees its one place and no other.
 func TestAddrLimitListenerTLS(t *testing.T) {
 	cert := selfSignedCert(t)
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
@@ -103,25 +103,34 @@ func TestAddrLimitListenerTLS(t *testing.T) {
 		if secure {
 			inner = tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}})
 		}
-		l := newAddrLimitListener(inner, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		dialed := make(chan error, 1)
-		go func() {
-			var c net.Conn
-			var err error
-			if secure {
-				c, err = tls.Dial("tcp", raw.Addr().String(), &tls.Config{InsecureSkipVerify: true})
-			} else {
-				c, err = net.Dial("tcp", raw.Addr().String())
-			}
-			if err == nil {
-				_ = c.Close()
-			}
-			dialed <- err
-		}()
+		l := newAddrLimitListener(inner, 2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		dialed := make(chan error, 2)
+		for range 2 {
+			go func() {
+				d := &net.Dialer{Timeout: 10 * time.Second, Deadline: time.Now().Add(10 * time.Second)}
+				var c net.Conn
+				var err error
+				if secure {
+					c, err = tls.DialWithDialer(d, "tcp", raw.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+				} else {
+					c, err = d.Dial("tcp", raw.Addr().String())
+				}
+				if err == nil {
+					_ = c.Close()
+				}
+				dialed <- err
+			}()
+		}
 		c, err := l.Accept()
 		if err != nil {
 			t.Fatal(err)
 		}
+		other, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = other.SetDeadline(time.Now().Add(10 * time.Second))
 		tc, isTLS := c.(tlsConn)
 		if isTLS != secure {
 			t.Fatalf("secure %v: the accepted connection shows as TLS: %v", secure, isTLS)
@@ -134,13 +143,24 @@ func TestAddrLimitListenerTLS(t *testing.T) {
 				t.Fatal("ConnectionState does not reach the TLS connection")
 			}
 		}
-		if err := <-dialed; err != nil {
-			t.Fatalf("secure %v: dial: %v", secure, err)
+		if secure {
+			if err := other.(tlsConn).Handshake(); err != nil {
+				t.Fatalf("handshake through the limiter: %v", err)
+			}
+		}
+		for range 2 {
+			if err := <-dialed; err != nil {
+				t.Fatalf("secure %v: dial: %v", secure, err)
+			}
 		}
 		_ = c.Close()
 		_ = c.Close()
+		if got := l.open[netip.MustParseAddr("127.0.0.1")]; got != 1 {
+			t.Fatalf("secure %v: one of two connections closed twice leaves %d places held, want 1", secure, got)
+		}
+		_ = other.Close()
 		if len(l.open) != 0 {
-			t.Fatalf("secure %v: after close, places still held: %v", secure, l.open)
+			t.Fatalf("secure %v: after both closed, places still held: %v", secure, l.open)
 		}
 	}
 	_ = raw.Close()
@@ -182,6 +202,8 @@ func (l *scriptedListener) Accept() (net.Conn, error) {
 	return l.conn, nil
 }
 
+func (l *scriptedListener) Close() error { return nil }
+
 // TestAcceptRetriesWhatPasses: running out of file descriptors is waited
 // out and the next connection returned (the HTTP server would end on
 // it); a closed listener ends Accept.
@@ -200,4 +222,34 @@ func TestAcceptRetriesWhatPasses(t *testing.T) {
 	if _, err := closed.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept on a closed listener: %v, want net.ErrClosed", err)
 	}
+
+	// Close ends a backoff at once: the HTTP server's shutdown waits for
+	// its accept loop.
+	full := newAddrLimitListener(&emfileListener{emfile}, 0, discard)
+	full.backoff = time.Second // the next wait is the longest
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = full.Close()
+	}()
+	start := time.Now()
+	ended := make(chan error, 1)
+	go func() {
+		_, err := full.Accept()
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, net.ErrClosed) || time.Since(start) > 900*time.Millisecond {
+			t.Fatalf("Accept closed during its backoff: %v after %v, want net.ErrClosed at once", err, time.Since(start))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Accept still retrying 10 s after Close")
+	}
 }
+
+// emfileListener fails every Accept with err.
+type emfileListener struct{ err error }
+
+func (l *emfileListener) Accept() (net.Conn, error) { return nil, l.err }
+func (l *emfileListener) Close() error              { return nil }
+func (l *emfileListener) Addr() net.Addr            { return &net.TCPAddr{} }

@@ -101,6 +101,8 @@ type Options struct {
 	// or not, and MaxConnectionsPerIP those from one client address (an
 	// IPv4 address, or an IPv6 /64). A connection over a cap gets the error
 	// server-busy and is closed with WebSocket status 1013. 0 means no cap.
+	// MaxConnectionsPerIP also bounds the TCP connections Serve accepts
+	// from one address (see Serve).
 	MaxConnections, MaxConnectionsPerIP int
 }
 
@@ -229,9 +231,10 @@ func New(opts Options) (*Server, error) {
 
 // Serve accepts connections on ln until Shutdown. With MaxConnectionsPerIP
 // set, it also bounds the TCP connections from one address, WebSockets
-// and plain HTTP alike, to that cap plus httpPerIPSlack. When accepting
-// fails for want of file descriptors or memory, it waits and tries again
-// rather than ending.
+// and plain HTTP alike, to that cap plus httpPerIPSlack; one past that is
+// closed with nothing written. When accepting fails in a way that may
+// pass (out of file descriptors or memory, a connection that failed
+// before it was taken), it waits and tries again rather than ending.
 func (s *Server) Serve(ln net.Listener) error {
 	perAddr := 0
 	if s.opts.MaxConnectionsPerIP > 0 {

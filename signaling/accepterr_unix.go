@@ -1,0 +1,13 @@
+//go:build unix
+
+package signaling
+
+import "syscall"
+
+// retriedAcceptErrors are the accept errors acceptErrorPasses waits out.
+var retriedAcceptErrors = []syscall.Errno{
+	syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+	syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EPROTO, syscall.EPERM,
+	syscall.ENETDOWN, syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.EHOSTDOWN,
+	syscall.ENOPROTOOPT, syscall.EOPNOTSUPP,
+}
