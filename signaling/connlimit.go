@@ -48,8 +48,8 @@ func (c addrCounts) remove(key netip.Addr) {
 	}
 }
 
-// refusals counts refused connections between their logs, which come at
-// most once per refusalLogInterval.
+// refusals counts refused connections (or failed accepts) between their
+// logs, which come at most once per refusalLogInterval.
 type refusals struct {
 	logged gate
 	n      int
@@ -139,9 +139,9 @@ func (l *connLimit) release(key netip.Addr) {
 // write to a TLS socket would wait for the client's handshake). With max
 // 0 it bounds nothing.
 //
-// It also waits out accept errors that pass (out of file descriptors or
-// memory, a connection aborted before it was taken), which the HTTP
-// server would take as the end of the listener.
+// It also waits out accept errors that pass (retriedAcceptErrors: out of
+// file descriptors or memory, a connection that failed before it was
+// taken), which the HTTP server would take as the end of the listener.
 type addrLimitListener struct {
 	net.Listener
 	max int
@@ -184,7 +184,13 @@ func (l *addrLimitListener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		l.backoff = 0
+		if l.backoff > 0 {
+			// The run of failures is over: say so, with those not yet
+			// logged, and log the next run's first failure at once.
+			l.log.Info("accepting again after failures", "failuresSinceLastLog", l.failures.n)
+			l.failures = refusals{}
+			l.backoff = 0
+		}
 		if l.max == 0 {
 			return c, nil
 		}

@@ -98,6 +98,7 @@ func TestAddrLimitListenerTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = raw.Close() })
 	for _, secure := range []bool{true, false} {
 		inner := raw
 		if secure {
@@ -163,7 +164,6 @@ func TestAddrLimitListenerTLS(t *testing.T) {
 			t.Fatalf("secure %v: after both closed, places still held: %v", secure, l.open)
 		}
 	}
-	_ = raw.Close()
 }
 
 // selfSignedCert makes a certificate for 127.0.0.1.
@@ -212,8 +212,10 @@ func TestAcceptRetriesWhatPasses(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
-	enfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.ENFILE)}
+	// The first two listed: out of file descriptors, for the process
+	// and for the system, on Unix.
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", retriedAcceptErrors[0])}
+	enfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", retriedAcceptErrors[1])}
 	l := newAddrLimitListener(&scriptedListener{errs: []error{emfile, enfile}, conn: a}, 0, discard)
 	if c, err := l.Accept(); err != nil || c != a {
 		t.Fatalf("Accept after EMFILE and ENFILE = %v, %v; want the next connection", c, err)
@@ -253,3 +255,22 @@ type emfileListener struct{ err error }
 func (l *emfileListener) Accept() (net.Conn, error) { return nil, l.err }
 func (l *emfileListener) Close() error              { return nil }
 func (l *emfileListener) Addr() net.Addr            { return &net.TCPAddr{} }
+
+// TestAcceptErrorPasses: every error listed for this system is retried,
+// as accept returns it (wrapped in an OpError and a SyscallError), and a
+// closed listener or another error is not.
+func TestAcceptErrorPasses(t *testing.T) {
+	wrap := func(err error) error {
+		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", err)}
+	}
+	for _, e := range retriedAcceptErrors {
+		if !acceptErrorPasses(wrap(e)) {
+			t.Errorf("%v (%d) is not retried", e, uintptr(e))
+		}
+	}
+	for _, err := range []error{net.ErrClosed, wrap(net.ErrClosed), wrap(syscall.EINVAL), wrap(syscall.EBADF)} {
+		if acceptErrorPasses(err) {
+			t.Errorf("%v is retried", err)
+		}
+	}
+}
