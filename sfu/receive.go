@@ -438,9 +438,9 @@ func (r *directReceiver) receive(pkt []byte, learning bool) bool {
 // SRTP read stream for each new SSRC that decrypts, probes the first 25
 // for a simulcast layer or an undeclared track (for which it then makes a
 // transceiver), and keeps every one, with up to 256 KiB of buffered packets
-// (streamBufferLimit; pion's default is 1 MB),
-// until the connection closes: a client sending three packets on each of
-// 20 000 SSRCs grew the server's heap by 108 MiB for good. Browsers
+// (streamBufferLimit; pion's default is 1 MB), until the connection
+// closes: a client sending three packets on each of 20 000 SSRCs grew the
+// server's heap by 108 MiB for good. Browsers
 // declare their SSRCs, except simulcast layers named by rid (one per
 // layer and its RTX, six for a three-layer track), and pion binds the
 // declared ones before their first packet.
@@ -468,8 +468,8 @@ func (set *ssrcSet) admit(ssrc uint32) bool {
 // go to pion: an SSRC that went before, or a new one within maxUnbound.
 // SSRCs a description declares get no pass: pion binds those of sending
 // sections before their first packet, and opens a stream it keeps (with up
-// to streamBufferLimit of packets) for RTP on any other, declared or not. The caller
-// holds r.mu.
+// to streamBufferLimit of packets) for RTP on any other, declared or not.
+// The caller holds r.mu.
 func (r *directReceiver) admitUnbound(ssrc uint32) bool { return r.unbound.admit(ssrc) }
 
 // addOwn adds the SSRCs the server sends the peer on to those the peer's

@@ -193,14 +193,26 @@ func (c *wsConn) readFrame() (int, []byte, error) {
 
 var errTooLarge = errors.New("frame too large")
 
+// queueClose queues a close frame after what is queued; the writer ends
+// once it has sent it.
+func (c *wsConn) queueClose(code int, text string) {
+	c.enqueue(&outbound{closeCode: code, closeText: text})
+}
+
+// awaitWriter waits up to d for the writer to end (after the close frame
+// queueClose queued).
+func (c *wsConn) awaitWriter(d time.Duration) {
+	select {
+	case <-c.writerDone:
+	case <-time.After(d):
+	}
+}
+
 // closeGracefully queues a close frame after what is queued, waits a little
 // for the writer to send it, then closes the socket, which ends the reader.
 func (c *wsConn) closeGracefully(code int, text string) {
-	c.enqueue(&outbound{closeCode: code, closeText: text})
-	select {
-	case <-c.writerDone:
-	case <-time.After(closeGrace):
-	}
+	c.queueClose(code, text)
+	c.awaitWriter(closeGrace)
 	c.kill()
 }
 
@@ -212,7 +224,7 @@ func (c *wsConn) closeGracefully(code int, text string) {
 // the error before the client reads it. writeLoop must be running.
 func (c *wsConn) refuse(e *protocol.Error, code int, text string) {
 	c.sendError(e)
-	c.enqueue(&outbound{closeCode: code, closeText: text})
+	c.queueClose(code, text)
 	deadline := time.Now().Add(closeGrace)
 	_ = c.ws.SetReadDeadline(deadline)
 	for budget := int64(refuseDrainLimit); budget > 0; {
@@ -226,21 +238,15 @@ func (c *wsConn) refuse(e *protocol.Error, code int, text string) {
 			break
 		}
 	}
-	select {
-	case <-c.writerDone:
-	case <-time.After(time.Until(deadline)):
-	}
+	c.awaitWriter(time.Until(deadline))
 	c.kill()
 }
 
 func (c *wsConn) tooLarge(rest io.Reader) {
 	c.log.Warn("inbound frame over the limit, closing", "limit", protocol.MaxFrameSize)
 	c.sendError(protocol.Errorf(protocol.CodeTooLarge, "frames are limited to %d bytes", protocol.MaxFrameSize))
-	c.enqueue(&outbound{closeCode: websocket.CloseMessageTooBig, closeText: "frame too large"})
+	c.queueClose(websocket.CloseMessageTooBig, "frame too large")
 	_ = c.ws.SetReadDeadline(time.Now().Add(drainTimeout))
 	_, _ = io.CopyN(io.Discard, rest, drainLimit)
-	select {
-	case <-c.writerDone:
-	case <-time.After(closeGrace):
-	}
+	c.awaitWriter(closeGrace)
 }

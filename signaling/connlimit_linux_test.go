@@ -13,19 +13,16 @@ import (
 	"github.com/confab/confab/signaling"
 )
 
-// dialFrom opens a raw client whose socket is bound to the local IP from
-// (on Linux any address of 127.0.0.0/8 reaches the server on loopback).
+// localDialer dials from the local IP from (on Linux any address of
+// 127.0.0.0/8 reaches the server on loopback).
+func localDialer(from string) *net.Dialer {
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+}
+
+// dialFrom opens a raw client whose socket is bound to the local IP from.
 func dialFrom(t *testing.T, baseURL, from string) *rawClient {
 	t.Helper()
-	d := websocket.Dialer{NetDial: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).Dial}
-	url := "ws" + strings.TrimPrefix(baseURL, "http") + "/ws"
-	ws, _, err := d.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial %s from %s: %v", url, from, err)
-	}
-	c := &rawClient{t: t, ws: ws}
-	t.Cleanup(c.close)
-	return c
+	return dialRawWith(t, baseURL, &websocket.Dialer{NetDial: localDialer(from).Dial})
 }
 
 // TestMaxConnectionsPerIP: signaling.maxConnectionsPerIP counts each
@@ -71,11 +68,9 @@ func TestMaxConnectionsPerIPBeforeUpgrade(t *testing.T) {
 	}})
 	ws := dialFrom(t, srv.URL, "127.0.0.1")
 	ws.join("ip", "ws")
-	addr := strings.TrimPrefix(srv.URL, "http://")
 	dial := func(from string) net.Conn {
 		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := d.Dial("tcp", addr)
+		c, err := localDialer(from).Dial("tcp", hostPort(srv.URL))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +96,7 @@ func TestMaxConnectionsPerIPBeforeUpgrade(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		c := dial("127.0.0.1")
-		_, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: confab\r\nConnection: close\r\n\r\n")
+		_, err := io.WriteString(c, strings.TrimSuffix(healthzRequest, "\r\n")+"Connection: close\r\n\r\n")
 		_ = c.SetReadDeadline(time.Now().Add(readTimeout))
 		got, _ := io.ReadAll(c)
 		return err == nil && strings.Contains(string(got), "200 OK")

@@ -15,6 +15,9 @@ import (
 	"github.com/confab/confab/signaling"
 )
 
+// healthzRequest is a whole HTTP/1.1 request for /healthz.
+const healthzRequest = "GET /healthz HTTP/1.1\r\nHost: confab\r\n\r\n"
+
 // TestSlowHTTPClients: a client that connects and sends nothing, one that
 // sends part of a request and stalls, and a kept-alive connection left
 // idle are each closed by the server after its timeout, so none holds a
@@ -28,20 +31,19 @@ func TestSlowHTTPClients(t *testing.T) {
 	}})
 	ws := dialRaw(t, srv.URL)
 	ws.join("slow", "ann")
-	addr := strings.TrimPrefix(srv.URL, "http://")
 
 	for _, tc := range []struct {
 		name, send string
 		timeout    time.Duration
 	}{
 		{"silent", "", httpRead},
-		{"partial request", "GET /healthz HTTP/1.1\r\nHost: confab\r\n", httpRead},
-		{"idle keep-alive", "GET /healthz HTTP/1.1\r\nHost: confab\r\n\r\n", httpIdle},
+		{"partial request", strings.TrimSuffix(healthzRequest, "\r\n"), httpRead},
+		{"idle keep-alive", healthzRequest, httpIdle},
 	} {
 		// Timed from before the dial: the server's deadline cannot start
 		// earlier.
 		start := time.Now()
-		c, err := net.Dial("tcp", addr)
+		c, err := net.Dial("tcp", hostPort(srv.URL))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,14 +80,14 @@ func TestShutdownWithUnfinishedRequest(t *testing.T) {
 	}})
 	ann := dialRaw(t, srv.URL)
 	ann.join("unfinished", "ann")
-	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	c, err := net.Dial("tcp", hostPort(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	// A whole request first, so the server has surely taken the
 	// connection, then half of the next one.
-	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: confab\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, healthzRequest); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(readTimeout))

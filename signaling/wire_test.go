@@ -31,10 +31,17 @@ type rawClient struct {
 // silence with it.
 const readTimeout = 30 * time.Second
 
+// dialRaw opens a raw client to the server at baseURL.
 func dialRaw(t *testing.T, baseURL string) *rawClient {
 	t.Helper()
+	return dialRawWith(t, baseURL, websocket.DefaultDialer)
+}
+
+// dialRawWith opens a raw client to the server at baseURL through d.
+func dialRawWith(t *testing.T, baseURL string, d *websocket.Dialer) *rawClient {
+	t.Helper()
 	url := "ws" + strings.TrimPrefix(baseURL, "http") + "/ws"
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
@@ -42,6 +49,9 @@ func dialRaw(t *testing.T, baseURL string) *rawClient {
 	t.Cleanup(c.close)
 	return c
 }
+
+// hostPort is the host:port of the server at baseURL, for plain TCP.
+func hostPort(baseURL string) string { return strings.TrimPrefix(baseURL, "http://") }
 
 // close closes the socket; a reader goroutine that then ends says nothing.
 func (c *rawClient) close() {
